@@ -1,0 +1,590 @@
+"""Synthetic Vevo-like M-mode recordings with exact ground truth.
+
+A phantom is a scrolling M-mode trace of a mouse left ventricle rendered
+into the screenshots a VisualSonics Vevo scanner exports: an Ultrasound
+Multi-frame Image whose frames overlap, with screen furniture around the
+M-mode region and a SequenceOfUltrasoundRegions that calibrates it.
+
+Beside every ``NAME.dcm`` the generator writes
+
+* ``NAME.truth.json``: calibration, region box, stitched width, the per-beat
+  table, good/bad intervals and the settings that made it;
+* ``NAME.borders.csv``: the four border traces per stitched column (rows
+  inside the M-mode region) and the true LVID in mm, the annotation format
+  ``heart_segmentation/create_dataset.py`` reads;
+* ``quality_annotations.csv`` in the output folder: one row per recording in
+  the original's Recording/Good-Start/Good-End/Bad-Start/Bad-End format.
+
+Time is discrete: a column is one sample, end-diastoles and end-systoles fall
+on whole columns, so a beat's true heart rate is exactly
+``60 / (columns between end-diastoles * seconds_per_px)``.
+
+Usage::
+
+    python phantom.py -o phantoms --seed 7 -n 4 --jpeg
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_PX = 0.00083334
+MM_PER_PX = 0.011526
+CM_PER_MM = 0.1
+BAD_KINDS = ("probe_slip", "gain_jump", "motion_burst")
+EARLY_FILLING = 0.6  # fraction of the diameter change regained before the atrial kick
+MIN_SWING_MM = 0.7  # LVID;d - LVID;s at least this, so end-diastole is a clear cusp
+EDGE_PX = 10  # beats with an end-diastole this close to either end are not ground truth
+
+# DICOM code values (PS3.3 C.8.5.5.1).
+SPATIAL_2D, SPATIAL_MMODE, SPATIAL_WAVEFORM = 1, 2, 4
+DATA_TISSUE, DATA_ECG = 1, 9
+UNITS_NONE, UNITS_CM, UNITS_SECONDS = 0, 3, 4
+US_MULTIFRAME_SOP = "1.2.840.10008.5.1.4.1.1.3.1"
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    """Everything that shapes one phantom; ``None`` means drawn from the seed."""
+
+    seed: int = 0
+    n_frames: int = 49
+    region_rows: int = 616
+    region_cols: int = 1024
+    frame_rows: int = 800
+    frame_cols: int = 1200
+    mmode_index: int = 2
+    photometric: str = "RGB"  # or "MONOCHROME2"
+    jpeg: bool = False
+    jpeg_quality: int = 92
+    implicit_vr: bool = False
+    seconds_per_px: float = SECONDS_PER_PX
+    mm_per_px: float = MM_PER_PX
+    shift_px: tuple[int, int] = (92, 112)
+    duplicate_prob: float = 0.05
+    heart_rate_bpm: float | None = None
+    lvid_d_mm: float | None = None
+    lvid_s_mm: float | None = None
+    wall_mm: float | None = None
+    # Bad-acquisition segments: (kind, start_s, duration_s); None draws 0-2.
+    bad_segments: tuple[tuple[str, float, float], ...] | None = None
+    # Domain randomisation; None draws a value per phantom.
+    gain: float | None = None
+    contrast: float | None = None
+    speckle_px: float | None = None
+    noise: float | None = None
+    wall_brightness: float | None = None
+    heart_depth_mm: float | None = None
+
+
+@dataclass
+class Phantom:
+    """A generated recording: the stitched trace and its ground truth."""
+
+    config: PhantomConfig
+    image: np.ndarray  # (rows, width) uint8, the true stitched M-mode image
+    borders: np.ndarray  # (4, width) float rows: ant. epi, ant. endo, post. endo, post. epi
+    frame_starts: np.ndarray  # (n_frames,) first stitched column shown by each frame
+    beats: list[dict]
+    bad_intervals: list[tuple[float, float]]  # seconds
+    ecg: np.ndarray  # (width,) ECG amplitude, -1..1
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        return self.image.shape[1]
+
+    @property
+    def lvid_mm(self) -> np.ndarray:
+        """True per-column LV inner diameter (mm), shape (width,)."""
+        return (self.borders[2] - self.borders[1]) * self.config.mm_per_px
+
+    def cavity_mask(self) -> np.ndarray:
+        """Ground-truth cavity mask (rows, width) bool: ant. endo <= row < post. endo."""
+        rows = np.arange(self.image.shape[0], dtype=np.float32)[:, None]
+        return (rows >= self.borders[1]) & (rows < self.borders[2])
+
+    def good_intervals(self) -> list[tuple[float, float]]:
+        duration = self.width * self.config.seconds_per_px
+        return complement(self.bad_intervals, duration)
+
+
+def complement(intervals: list[tuple[float, float]], duration: float) -> list[tuple[float, float]]:
+    """Intervals of [0, duration] not covered by the sorted ``intervals``."""
+    out, start = [], 0.0
+    for lo, hi in sorted(intervals):
+        if lo > start:
+            out.append((start, lo))
+        start = max(start, hi)
+    if start < duration:
+        out.append((start, duration))
+    return out
+
+
+def _draw(rng: np.random.Generator, value, lo: float, hi: float) -> float:
+    return float(rng.uniform(lo, hi)) if value is None else float(value)
+
+
+def _cycle_shape(n: int, n_sys: int) -> np.ndarray:
+    """Normalised LV diameter over one beat of ``n`` columns, 1 at end-diastole.
+
+    Contraction falls from a sharp end-diastolic cusp to a rounded end-systolic
+    trough at column ``n_sys``. Relaxation fills in three phases: rapid early
+    filling, a short diastasis and the atrial kick that ends at the next cusp.
+    """
+    t = np.arange(n, dtype=np.float64)
+    contraction = 1.0 - np.sin(0.5 * np.pi * t / n_sys)
+    y = np.clip((t - n_sys) / (n - n_sys), 0, 1)
+    early = EARLY_FILLING * 0.5 * (1 - np.cos(np.pi * np.minimum(y / 0.45, 1)))
+    atrial = (1 - EARLY_FILLING) * (np.maximum(y - 0.78, 0) / 0.22) ** 1.2
+    return np.where(t <= n_sys, contraction, early + atrial)
+
+
+def _beats(rng, cfg, width, hr, lvid_d, lvid_s):
+    """Beat table and per-column diameter (mm) for ``width`` columns."""
+    period = 60.0 / hr / cfg.seconds_per_px
+    start = -int(rng.integers(0, int(period)))
+    diameter = np.empty(width)
+    beats = []
+    d_next = lvid_d * (1 + 0.04 * rng.standard_normal())
+    while start < width:
+        n = int(round(period * (1 + 0.035 * rng.standard_normal())))
+        n = int(np.clip(n, 60.0 / 1000 / cfg.seconds_per_px + 2, 60.0 / 250 / cfg.seconds_per_px))
+        n_sys = int(round(n * rng.uniform(0.38, 0.46)))
+        d_d = d_next
+        d_s = min(lvid_s * (1 + 0.06 * rng.standard_normal()), d_d - MIN_SWING_MM)
+        d_next = lvid_d * (1 + 0.04 * rng.standard_normal())
+        shape = _cycle_shape(n, n_sys)
+        lo = np.where(np.arange(n) <= n_sys, d_d, d_next)  # level the cusp returns to
+        segment = d_s + (lo - d_s) * shape
+        a, b = max(start, 0), min(start + n, width)
+        if b > a:
+            diameter[a:b] = segment[a - start:b - start]
+        beats.append({"ed_index": start, "es_index": start + n_sys, "next_ed_index": start + n,
+                      "lvid_d_mm": d_d, "lvid_s_mm": d_s})
+        start += n
+    return beats, diameter
+
+
+def _smooth_noise(rng, shape, sigma) -> np.ndarray:
+    noise = rng.standard_normal(shape).astype(np.float32)
+    return ndimage.gaussian_filter(noise, sigma, mode="wrap")
+
+
+def _bad_segments(rng, cfg, duration):
+    if cfg.bad_segments is not None:
+        return [(k, float(s), float(s + d)) for k, s, d in cfg.bad_segments]
+    segments = []
+    for _ in range(int(rng.integers(0, 3))):
+        length = rng.uniform(0.35, 1.2)
+        start = rng.uniform(0, max(duration - length, 0.01))
+        if all(start > e + 0.3 or start + length < s - 0.3 for _, s, e in segments):
+            segments.append((str(rng.choice(BAD_KINDS)), start, min(start + length, duration)))
+    return sorted(segments, key=lambda s: s[1])
+
+
+def _ecg(beats, width, seconds_per_px) -> np.ndarray:
+    """A schematic ECG: an R wave shortly before each end-diastole."""
+    t = np.arange(width)
+    ecg = np.zeros(width)
+    for beat in beats:
+        r = beat["ed_index"] - int(0.004 / seconds_per_px)
+        ecg += np.exp(-0.5 * ((t - r) / 3.0) ** 2) - 0.25 * np.exp(-0.5 * ((t - r - 8) / 4.0) ** 2)
+        ecg += 0.2 * np.exp(-0.5 * ((t - r - 40) / 10.0) ** 2)
+    return np.clip(ecg, -1, 1)
+
+
+def generate(cfg: PhantomConfig) -> Phantom:
+    """Build the stitched trace and ground truth of one phantom (no DICOM yet)."""
+    rng = np.random.default_rng(cfg.seed)
+    shifts = rng.integers(cfg.shift_px[0], cfg.shift_px[1] + 1, size=cfg.n_frames - 1)
+    shifts[rng.random(cfg.n_frames - 1) < cfg.duplicate_prob] = 0
+    frame_starts = np.concatenate([[0], np.cumsum(shifts)]).astype(np.int64)
+    width = int(frame_starts[-1]) + cfg.region_cols
+    rows = cfg.region_rows
+    px = 1.0 / cfg.mm_per_px  # pixels per mm
+
+    hr = _draw(rng, cfg.heart_rate_bpm, 450, 800)
+    lvid_d = _draw(rng, cfg.lvid_d_mm, 3.0, 4.3)
+    lvid_s = _draw(rng, cfg.lvid_s_mm, max(1.2, lvid_d - 2.3), lvid_d - 1.0)
+    wall = _draw(rng, cfg.wall_mm, 0.65, 1.0)
+    settings = {
+        "heart_rate_bpm": hr, "lvid_d_mm": lvid_d, "lvid_s_mm": lvid_s, "wall_mm": wall,
+        "gain": _draw(rng, cfg.gain, 0.8, 1.25),
+        "contrast": _draw(rng, cfg.contrast, 0.8, 1.3),
+        "speckle_px": _draw(rng, cfg.speckle_px, 4.0, 14.0),
+        "noise": _draw(rng, cfg.noise, 0.03, 0.09),
+        "wall_brightness": _draw(rng, cfg.wall_brightness, 0.35, 0.7),
+        "heart_depth_mm": _draw(rng, cfg.heart_depth_mm, 0.5, 1.1),
+    }
+    beats, diameter = _beats(rng, cfg, width, hr, lvid_d, lvid_s)
+    duration = width * cfg.seconds_per_px
+    segments = _bad_segments(rng, cfg, duration)
+
+    # Border traces (rows). Respiration moves the whole heart; walls thicken in systole.
+    t = np.arange(width) * cfg.seconds_per_px
+    resp = 0.08 * px * np.sin(2 * np.pi * rng.uniform(1.8, 3.2) * t + rng.uniform(0, 6.3))
+    squeeze = (diameter.max() - diameter) / max(np.ptp(diameter), 1e-6)  # 0 at diastole, 1 at systole
+    # The anterior epicardium barely moves; the walls thicken in systole.
+    ant_epi = settings["heart_depth_mm"] * px + resp + 0.12 * (diameter.max() - diameter) * px
+    ant_endo = ant_epi + wall * px * (1 + 0.7 * squeeze)
+    post_endo = ant_endo + diameter * px
+    # The posterior endocardium is spiky: papillary muscles and chordae near systole.
+    spikes = np.zeros(width)
+    for beat in beats:
+        for _ in range(int(rng.integers(1, 4))):
+            centre = beat["es_index"] + rng.integers(-12, 12)
+            spikes += rng.uniform(1, 5) * np.exp(-0.5 * ((np.arange(width) - centre) / rng.uniform(1.5, 4)) ** 2)
+    post_endo -= spikes
+    post_epi = post_endo + wall * px * (1.1 + 0.5 * squeeze)
+    # Keep the whole heart inside the region, with room for the pericardium below.
+    overshoot = max(0.0, post_epi.max() - (rows - 0.25 * px))
+    room = max(0.0, ant_epi.min() - 0.3 * px)
+    lift = min(overshoot, room)
+    ant_epi, ant_endo, post_endo, post_epi = (b - lift for b in (ant_epi, ant_endo, post_endo, post_epi))
+    borders = np.stack([ant_epi, ant_endo, post_endo, post_epi])
+
+    # Recompute beats from the actual traces so that the truth is exactly what is drawn.
+    lvid = (post_endo - ant_endo) * cfg.mm_per_px
+    table = []
+    for beat in beats:
+        ed, nxt = beat["ed_index"], beat["next_ed_index"]
+        if ed < EDGE_PX or nxt >= width - EDGE_PX:
+            continue
+        es = ed + int(np.argmin(lvid[ed:nxt]))
+        table.append({
+            "ed_index": ed, "ed_time_s": ed * cfg.seconds_per_px,
+            "es_index": es, "es_time_s": es * cfg.seconds_per_px,
+            "next_ed_index": nxt, "lvid_d_mm": float(lvid[ed]), "lvid_s_mm": float(lvid[es]),
+            "heart_rate_bpm": 60.0 / ((nxt - ed) * cfg.seconds_per_px),
+        })
+    for beat in table:
+        lo, hi = beat["ed_time_s"], beat["next_ed_index"] * cfg.seconds_per_px
+        beat["good"] = all(hi <= s or lo >= e for _, s, e in segments)
+
+    image = _render(rng, cfg, settings, borders, segments, t)
+    return Phantom(cfg, image, borders.astype(np.float32), frame_starts, table,
+                   [(s, e) for _, s, e in segments], _ecg(beats, width, cfg.seconds_per_px), settings)
+
+
+def _render(rng, cfg, settings, borders, segments, t) -> np.ndarray:
+    rows, width = cfg.region_rows, borders.shape[1]
+    px = 1.0 / cfg.mm_per_px
+    shown = borders.copy()
+    fade = np.ones(width, dtype=np.float32)
+    gain = np.full(width, settings["gain"], dtype=np.float32)
+    for kind, start, end in segments:
+        a, b = int(start / cfg.seconds_per_px), int(end / cfg.seconds_per_px)
+        n = b - a
+        ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / 25.0)
+        if kind == "probe_slip":  # the heart drifts away and fades into clutter
+            shown[:, a:b] += ramp * np.linspace(0, rng.uniform(-1.5, 1.5) * px, n)
+            fade[a:b] = 1 - 0.85 * ramp
+        elif kind == "gain_jump":  # overall gain jumps and saturates
+            gain[a:b] *= 1 + rng.uniform(1.8, 3.0) * ramp
+        else:  # motion burst: the walls jerk up and down
+            jerk = np.cumsum(rng.standard_normal(n)) * rng.uniform(2.0, 4.0)
+            shown[:, a:b] += ramp * ndimage.gaussian_filter1d(jerk, 2.0)
+            fade[a:b] = 1 - 0.3 * ramp
+
+    r = np.arange(rows, dtype=np.float32)[:, None]
+    ant_epi, ant_endo, post_endo, post_epi = (b[None, :].astype(np.float32) for b in shown)
+    img = np.zeros((rows, width), dtype=np.float32)
+
+    # Tissue texture follows the walls: sample one streaky field in wall-relative rows.
+    sp = settings["speckle_px"]
+    tex_rows = rows + 200
+    tex = np.abs(_smooth_noise(rng, (tex_rows, width), (0.8, sp)))
+    tex += 0.6 * np.abs(_smooth_noise(rng, (tex_rows, width), (1.5, sp * 2.5)))
+    tex /= tex.mean()
+
+    def wall_texture(reference, offset):
+        idx = np.clip(np.rint(r - reference + offset).astype(np.int64), 0, tex_rows - 1)
+        return np.take_along_axis(tex, idx, axis=0)
+
+    wb = settings["wall_brightness"]
+    anterior = (r >= ant_epi) & (r < ant_endo)
+    posterior = (r >= post_endo) & (r < post_epi)
+    chest = r < ant_epi - 0.15 * px
+    below = r >= post_epi
+    img += anterior * wb * wall_texture(ant_endo, 100)
+    img += posterior * wb * 1.15 * wall_texture(post_endo, 100)
+    # Bright specular lines at the endocardium and a very bright pericardium.
+    img += 0.45 * wb * np.exp(-0.5 * ((r - ant_endo + 2) / 1.8) ** 2) * wall_texture(ant_endo, 40)
+    img += 0.6 * wb * np.exp(-0.5 * ((r - post_endo - 2) / 2.0) ** 2) * wall_texture(post_endo, 60)
+    img += 1.4 * np.exp(-0.5 * ((r - post_epi - 3) / 2.5) ** 2) * (0.6 + 0.4 * wall_texture(post_epi, 20))
+    # Chest wall: skin and muscle layers that barely move.
+    layers = np.zeros((rows, 1), dtype=np.float32)
+    for depth in rng.uniform(0.05, 0.9, size=5) * ant_epi.min():
+        layers += rng.uniform(0.3, 0.9) * np.exp(-0.5 * ((r - depth) / rng.uniform(2, 6)) ** 2)
+    img += chest * (0.25 * wb + layers) * tex[:rows]
+    # Lung: reverberations of the pericardium that decay with depth.
+    spacing = rng.uniform(0.5, 0.9) * px
+    lung = sum(0.5 * 0.6 ** k * np.exp(-0.5 * ((r - post_epi - 3 - k * spacing) / 4.0) ** 2) for k in range(1, 6))
+    img += below * (0.12 + lung) * tex[100:100 + rows]
+    # Blood: faint, fine speckle.
+    img += 0.05 * np.abs(_smooth_noise(rng, (rows, width), (0.7, 2.0)))
+
+    img *= fade[None, :]
+    img += (1 - fade[None, :]) * 0.25 * tex[50:50 + rows]
+    img *= np.exp(-0.9 * r / rows)  # depth attenuation
+    img += settings["noise"] * np.abs(rng.standard_normal((rows, width), dtype=np.float32))
+    img = np.power(np.clip(img, 0, None), settings["contrast"]) * gain[None, :]
+    return np.clip(img * 200.0, 0, 255).astype(np.uint8)
+
+
+# --- screenshots and DICOM -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the regions sit on the scanner's screen (x0, y0, x1, y1; x1/y1 exclusive)."""
+
+    mmode: tuple[int, int, int, int]
+    bmode: tuple[int, int, int, int]
+    ecg: tuple[int, int, int, int]
+
+
+def layout(cfg: PhantomConfig) -> Layout:
+    x0 = (cfg.frame_cols - cfg.region_cols) // 2
+    y0 = cfg.frame_rows - cfg.region_rows - 60
+    if x0 < 0 or y0 < 80:
+        raise ValueError("frame too small for the M-mode region and its furniture")
+    return Layout(mmode=(x0, y0, x0 + cfg.region_cols, y0 + cfg.region_rows),
+                  bmode=(x0, 8, x0 + 140, y0 - 8),
+                  ecg=(x0, y0 + cfg.region_rows + 6, x0 + cfg.region_cols, cfg.frame_rows - 4))
+
+
+def _furniture(rng, cfg, lay: Layout) -> np.ndarray:
+    """The static part of the screen: text boxes, depth ticks, a B-mode thumbnail."""
+    screen = np.zeros((cfg.frame_rows, cfg.frame_cols, 3), dtype=np.uint8)
+    x0, y0, x1, y1 = lay.mmode
+    for k in range(6):  # text boxes with glyph-like blocks
+        bx, by = x1 - 260 + 40 * (k % 2), 10 + 12 * k
+        for g in range(int(rng.integers(8, 20))):
+            if rng.random() < 0.8:
+                screen[by:by + 8, bx + 6 * g:bx + 6 * g + 4] = (230, 230, 120)
+    px_per_mm = 1.0 / cfg.mm_per_px
+    for mm in range(int(cfg.region_rows / px_per_mm) + 1):  # depth ticks every mm
+        y = y0 + int(mm * px_per_mm)
+        if y < y1:
+            screen[y, x0 - 14:x0 - 4] = 200
+            screen[y:y + 7, x0 - 30:x0 - 22] = 160
+    bx0, by0, bx1, by1 = lay.bmode
+    fan = rng.integers(0, 120, size=(by1 - by0, bx1 - bx0), dtype=np.uint8)
+    screen[by0:by1, bx0:bx1] = fan[..., None]
+    return screen
+
+
+def frames(ph: Phantom) -> np.ndarray:
+    """The exported screenshots, (n_frames, frame_rows, frame_cols, 3) uint8 RGB."""
+    cfg = ph.config
+    rng = np.random.default_rng(cfg.seed + 1)
+    lay = layout(cfg)
+    screen = _furniture(rng, cfg, lay)
+    x0, y0, x1, y1 = lay.mmode
+    ex0, ey0, ex1, ey1 = lay.ecg
+    ecg_rows = np.clip(np.rint((ey1 - ey0) / 2 - ph.ecg * (ey1 - ey0) * 0.4), 0, ey1 - ey0 - 1).astype(int)
+    out = np.empty((cfg.n_frames, cfg.frame_rows, cfg.frame_cols, 3), dtype=np.uint8)
+    for k, start in enumerate(ph.frame_starts):
+        out[k] = screen
+        out[k, y0:y1, x0:x1] = ph.image[:, start:start + cfg.region_cols, None]
+        cols = np.arange(cfg.region_cols)
+        out[k, ey0 + ecg_rows[start:start + cfg.region_cols], ex0 + cols] = (60, 220, 60)
+    return out
+
+
+def _region_item(box, spatial, data_type, units_x, units_y, dx, dy):
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.RegionSpatialFormat = spatial
+    item.RegionDataType = data_type
+    item.RegionFlags = 0
+    item.RegionLocationMinX0, item.RegionLocationMinY0 = box[0], box[1]
+    item.RegionLocationMaxX1, item.RegionLocationMaxY1 = box[2], box[3]
+    item.PhysicalUnitsXDirection = units_x
+    item.PhysicalUnitsYDirection = units_y
+    item.PhysicalDeltaX = dx
+    item.PhysicalDeltaY = dy
+    item.ReferencePixelX0 = 0
+    item.ReferencePixelY0 = 0
+    return item
+
+
+def to_dataset(ph: Phantom):
+    """A pydicom Dataset shaped like a Vevo M-mode export of ``ph``."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit,
+                             generate_uid)
+
+    cfg = ph.config
+    lay = layout(cfg)
+    pixels = frames(ph)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = US_MULTIFRAME_SOP
+    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[f"phantom-{cfg.seed}"])
+    if cfg.jpeg:
+        meta.TransferSyntaxUID = JPEGBaseline8Bit
+    else:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian if cfg.implicit_vr else ExplicitVRLittleEndian
+    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = US_MULTIFRAME_SOP
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "US"
+    ds.Manufacturer = "Phantom (Vevo-like)"
+    ds.PatientID = f"phantom-{cfg.seed}"
+    ds.StudyDate = "20261127"
+    ds.NumberOfFrames = cfg.n_frames
+    ds.Rows, ds.Columns = cfg.frame_rows, cfg.frame_cols
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.FrameTime = 1000.0 * np.mean(np.diff(ph.frame_starts)) * cfg.seconds_per_px
+
+    dx, dy = cfg.seconds_per_px, cfg.mm_per_px * CM_PER_MM
+    items = [
+        _region_item(lay.bmode, SPATIAL_2D, DATA_TISSUE, UNITS_CM, UNITS_CM, 0.003, 0.003),
+        _region_item(lay.ecg, SPATIAL_WAVEFORM, DATA_ECG, UNITS_SECONDS, UNITS_NONE, dx, 1.0),
+    ]
+    items.insert(cfg.mmode_index, _region_item(lay.mmode, SPATIAL_MMODE, DATA_TISSUE,
+                                               UNITS_SECONDS, UNITS_CM, dx, dy))
+    ds.SequenceOfUltrasoundRegions = items
+
+    if cfg.photometric == "MONOCHROME2" and not cfg.jpeg:
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        grey = np.rint(pixels @ np.array([0.2989, 0.5870, 0.1140])).astype(np.uint8)
+        ds.PixelData = grey.tobytes()
+    elif cfg.jpeg:
+        from PIL import Image
+        from pydicom.encaps import encapsulate
+
+        ds.SamplesPerPixel = 3
+        ds.PlanarConfiguration = 0
+        ds.PhotometricInterpretation = "YBR_FULL_422"
+        encoded = []
+        for frame in pixels:
+            buffer = io.BytesIO()
+            Image.fromarray(frame).save(buffer, "JPEG", quality=cfg.jpeg_quality, subsampling=1)
+            encoded.append(buffer.getvalue())
+        ds.PixelData = encapsulate(encoded)
+        ds["PixelData"].VR = "OB"
+        ds.LossyImageCompression = "01"
+    else:
+        ds.SamplesPerPixel = 3
+        ds.PlanarConfiguration = 0
+        ds.PhotometricInterpretation = "RGB"
+        ds.PixelData = pixels.tobytes()
+    return ds
+
+
+def write(ph: Phantom, path: Path) -> Path:
+    """Write ``ph`` as DICOM plus its ground-truth files; return the DICOM path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = to_dataset(ph)
+    implicit = ph.config.implicit_vr and not ph.config.jpeg
+    ds.save_as(path, implicit_vr=implicit, little_endian=True, enforce_file_format=True)
+    cfg = ph.config
+    truth = {
+        "file": path.name,
+        "seconds_per_px": cfg.seconds_per_px,
+        "mm_per_px": cfg.mm_per_px,
+        "region_box": list(layout(cfg).mmode),
+        "stitched_width": ph.width,
+        "frame_starts": ph.frame_starts.tolist(),
+        "beats": ph.beats,
+        "bad_intervals_s": ph.bad_intervals,
+        "good_intervals_s": ph.good_intervals(),
+        "settings": ph.settings,
+        "config": {k: v for k, v in dataclasses.asdict(cfg).items()},
+    }
+    truth_path(path).write_text(json.dumps(truth, indent=1))
+    with open(borders_path(path), "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["column", "anterior_epicardium", "anterior_endocardium",
+                         "posterior_endocardium", "posterior_epicardium", "lvid_mm"])
+        for col, (b4, b3, b1, b2, lvid) in enumerate(zip(*ph.borders, ph.lvid_mm)):
+            writer.writerow([col, f"{b4:.3f}", f"{b3:.3f}", f"{b1:.3f}", f"{b2:.3f}", f"{lvid:.5f}"])
+    return path
+
+
+def truth_path(dicom_path: Path) -> Path:
+    return Path(dicom_path).with_suffix(".truth.json")
+
+
+def borders_path(dicom_path: Path) -> Path:
+    return Path(dicom_path).with_suffix(".borders.csv")
+
+
+def read_borders(path: Path) -> np.ndarray:
+    """Border traces written by :func:`write`, shape (4, width) float32 rows."""
+    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    return data[:, 1:5].T.astype(np.float32)
+
+
+def write_quality_annotations(rows: list[tuple[str, Phantom]], path: Path) -> None:
+    """The quality CSV in the original's format (seconds, space-separated intervals)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Recording", "Good-Start", "Good-End", "Bad-Start", "Bad-End"])
+        for name, ph in rows:
+            good, bad = ph.good_intervals(), ph.bad_intervals
+
+            def fmt(values):
+                return " ".join(f"{v:.3f}" for v in values)
+            writer.writerow([name, fmt(g[0] for g in good), fmt(g[1] for g in good),
+                             fmt(b[0] for b in bad), fmt(b[1] for b in bad)])
+
+
+def make_set(out_dir: Path, seeds, **overrides) -> list[Path]:
+    """Write one phantom per seed into ``out_dir`` plus quality_annotations.csv."""
+    out_dir = Path(out_dir)
+    written = []
+    for seed in seeds:
+        ph = generate(PhantomConfig(seed=int(seed), **overrides))
+        written.append((f"phantom_{seed:05d}.dcm", ph, write(ph, out_dir / f"phantom_{seed:05d}.dcm")))
+    write_quality_annotations([(name, ph) for name, ph, _ in written], out_dir / "quality_annotations.csv")
+    return [p for _, _, p in written]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("-n", "--count", type=int, default=1, help="number of phantoms (seeds seed..seed+n-1)")
+    parser.add_argument("--frames", type=int, default=49)
+    parser.add_argument("--mmode-index", type=int, default=2, choices=(0, 1, 2))
+    parser.add_argument("--monochrome", action="store_true", help="MONOCHROME2 instead of RGB")
+    parser.add_argument("--jpeg", action="store_true", help="JPEG baseline (YBR_FULL_422)")
+    parser.add_argument("--jpeg-quality", type=int, default=92)
+    parser.add_argument("--implicit-vr", action="store_true")
+    parser.add_argument("--heart-rate", type=float, help="bpm (default: drawn from 450-800)")
+    parser.add_argument("--lvid-d", type=float, help="mm")
+    parser.add_argument("--lvid-s", type=float, help="mm")
+    parser.add_argument("--no-bad", action="store_true", help="no bad-acquisition segments")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    overrides = dict(n_frames=args.frames, mmode_index=args.mmode_index,
+                     photometric="MONOCHROME2" if args.monochrome else "RGB", jpeg=args.jpeg,
+                     jpeg_quality=args.jpeg_quality, implicit_vr=args.implicit_vr,
+                     heart_rate_bpm=args.heart_rate, lvid_d_mm=args.lvid_d, lvid_s_mm=args.lvid_s)
+    if args.no_bad:
+        overrides["bad_segments"] = ()
+    paths = make_set(args.output, range(args.seed, args.seed + args.count), **overrides)
+    for path in paths:
+        log.info("wrote %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
