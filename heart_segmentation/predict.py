@@ -1,0 +1,80 @@
+"""Load a segmentation checkpoint and segment windows or whole stitched images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from heart_segmentation.quicknat import QuickNat, QuickNatConfig
+from mmode.errors import CheckpointError
+from mmode.nets import load_file, load_weights, to_network_batch
+
+PUBLISHED_CONFIG = QuickNatConfig()  # 64 filters, 256 px, input 0-1
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "heart-seg-net.pt"
+BATCH = 8
+
+
+def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
+    """A QuickNat in eval mode from our checkpoint or the published heart-seg-net.pt."""
+    obj = load_file(path, device)
+    if not isinstance(obj, dict) or "net_state_dict" not in obj:
+        raise CheckpointError(path, "not a segmentation checkpoint (no 'net_state_dict')")
+    cfg = QuickNatConfig(**obj["config"]) if "config" in obj else PUBLISHED_CONFIG
+    net = QuickNat(cfg)
+    load_weights(net, obj["net_state_dict"], path)
+    return net.to(device).eval()
+
+
+def window_logits(net: QuickNat, windows: np.ndarray, device="cpu") -> torch.Tensor:
+    """Network logits for grey windows (n, h, h) 0-255, shape (n, input_px, input_px)."""
+    cfg = net.config
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(windows), BATCH):
+            batch = to_network_batch(windows[start:start + BATCH], cfg.input_px, cfg.input_scale)
+            out.append(net(batch.to(device))[:, 0].float().cpu())
+    return torch.cat(out) if out else torch.empty(0, cfg.input_px, cfg.input_px)
+
+
+def predict_single(net: QuickNat, device, image: np.ndarray, size: int | None = None):
+    """The original's API: (0-1 mask at network size, 0-1 mask at the window's size).
+
+    ``image`` is one 2-D grey window (0-255); the second mask is resized back
+    with nearest neighbour, as the original did.
+    """
+    logits = window_logits(net, image[None], device)
+    mask = (logits > 0).float()
+    full = F.interpolate(mask[:, None], size=image.shape, mode="nearest")[0, 0]
+    return mask[0].numpy(), full.numpy()
+
+
+def segmentation_windows(width: int, side: int) -> list[int]:
+    """Left edges of side x side windows tiling ``width`` columns; the last is right-aligned."""
+    if width <= side:
+        return [0]
+    starts = list(range(0, width - side, side))
+    return starts + [width - side]
+
+
+def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
+    """Cavity mask (rows, width) bool of a stitched grey image (rows, width).
+
+    Square windows of side ``rows`` are segmented in batches; their logits are
+    resized back bilinearly (smoother borders than resizing the binary mask)
+    and the overlap of the last window is dropped.
+    """
+    rows, width = image.shape
+    if width < rows:  # shorter than one window: pad with black on the right
+        image = np.pad(image, ((0, 0), (0, rows - width)))
+    starts = segmentation_windows(image.shape[1], rows)
+    windows = np.stack([image[:, s:s + rows] for s in starts])
+    logits = window_logits(net, windows, device)
+    mask = np.empty((rows, image.shape[1]), dtype=bool)
+    # Backwards, so that earlier windows win where the right-aligned last one overlaps.
+    for k in reversed(range(0, len(starts), BATCH)):
+        up = F.interpolate(logits[k:k + BATCH, None], size=(rows, rows), mode="bilinear", align_corners=False)
+        for start, window in reversed(list(zip(starts[k:k + BATCH], (up[:, 0] > 0).numpy()))):
+            mask[:, start:start + rows] = window
+    return mask[:, :width]

@@ -1,0 +1,80 @@
+"""Evaluate the segmenter on a test set, or plot LVID and volume for one recording.
+
+Usage::
+
+    python -m heart_segmentation.test -d TEST_ROOT [-m MODEL]      # loss, Dice, MSE on img/ + mask/
+    python -m heart_segmentation.test -d recording.dcm -o plots/   # LVID and volume over time
+
+Windows are compared at their own size: the network's logits are resized back
+to the window, as the pipeline does.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from heart_segmentation.predict import DEFAULT_CHECKPOINT, load_checkpoint, window_logits
+from mmode.metrics import dice
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_windows(net, images: np.ndarray, masks: np.ndarray) -> dict:
+    """Mean BCE loss, Dice and MSE of windows (n, h, w) grey 0-255 against 0/1 masks."""
+    loss, dices, mse = [], [], []
+    for image, mask in zip(images, masks):
+        logits = window_logits(net, image[None])
+        up = F.interpolate(logits[:, None], size=mask.shape, mode="bilinear", align_corners=False)[0, 0]
+        target = torch.from_numpy(mask.astype(np.float32))
+        loss.append(F.binary_cross_entropy_with_logits(up, target).item())
+        prob = torch.sigmoid(up)
+        mse.append(((prob - target) ** 2).mean().item())
+        dices.append(dice((up > 0).numpy(), mask))
+    return {"loss": float(np.mean(loss)), "dice": float(np.mean(dices)), "mse": float(np.mean(mse)), "n": len(dices)}
+
+
+def read_set(root: Path):
+    names = sorted(p.name for p in (root / "img").glob("*.png"))
+    images = np.stack([np.asarray(Image.open(root / "img" / n).convert("L"), dtype=np.float32) for n in names])
+    masks = np.stack([np.asarray(Image.open(root / "mask" / n).convert("L")) > 127 for n in names])
+    return images, masks
+
+
+def plot_recording(net, path: Path, output: Path) -> Path:
+    from heart_segmentation.predict import segment_image
+    from mmode.beats import lvid_mm, teichholz_ul
+    from mmode.recording import load_recording
+    from mmode.plots import plot_lvid_volume
+
+    recording = load_recording(path)
+    lvid = lvid_mm(segment_image(net, recording.image), recording.calibration.mm_per_px)
+    output.mkdir(parents=True, exist_ok=True)
+    time_s = np.arange(lvid.size) * recording.calibration.seconds_per_px
+    return plot_lvid_volume(time_s, lvid, teichholz_ul(lvid), output / f"{path.stem}_lvid.png")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Test the heart segmenter.")
+    parser.add_argument("-d", "--data", type=Path, required=True, help="test root (img/, mask/) or one DICOM")
+    parser.add_argument("-m", "--model", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("-s", "--size", type=int, help="ignored: the checkpoint records its input size")
+    parser.add_argument("-o", "--output", type=Path, default=Path("."), help="folder for the plot")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    net = load_checkpoint(args.model)
+    if args.data.is_file():
+        print(f"wrote {plot_recording(net, args.data, args.output)}")
+        return 0
+    metrics = evaluate_windows(net, *read_set(args.data))
+    print(f"windows {metrics['n']}  loss {metrics['loss']:.4f}  Dice {metrics['dice']:.4f}  MSE {metrics['mse']:.5f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

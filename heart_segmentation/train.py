@@ -1,0 +1,153 @@
+"""Train QuickNAT on DATA_ROOT/img and DATA_ROOT/mask windows.
+
+Usage::
+
+    python -m heart_segmentation.train -d DATA_ROOT -e 6 -b 16 -p 128 --filters 16 -o heart_segmentation/checkpoints
+
+Adam, BCE on the logits; Dice and MSE tracked on a seeded validation split;
+one metrics CSV row per epoch. The best epoch by validation Dice is saved as
+``heart-seg-net.pt`` (the original's keys plus ``config``), the last as
+``heart-seg-net-last.pt`` with the optimizer state for ``-f``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from heart_segmentation.dataset import SegmentationDataset
+from heart_segmentation.quicknat import QuickNat, QuickNatConfig
+from mmode.nets import load_file
+
+log = logging.getLogger(__name__)
+
+
+def run_epoch(net, loader, optimizer=None, device="cpu") -> dict:
+    """One pass over ``loader``; trains when ``optimizer`` is given. Returns mean loss, Dice, MSE."""
+    net.train(optimizer is not None)
+    totals = {"loss": 0.0, "dice": 0.0, "mse": 0.0}
+    n = 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for images, masks in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
+            images, masks = images.to(device), masks.to(device)
+            logits = net(images)
+            loss = F.binary_cross_entropy_with_logits(logits, masks)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            with torch.no_grad():
+                prob = torch.sigmoid(logits)
+                pred = prob > 0.5
+                inter = (pred & (masks > 0.5)).sum(dim=(1, 2, 3)).float()
+                total = pred.sum(dim=(1, 2, 3)) + (masks > 0.5).sum(dim=(1, 2, 3))
+                batch_dice = torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(inter))
+                totals["dice"] += batch_dice.sum().item()
+                totals["mse"] += ((prob - masks) ** 2).mean(dim=(1, 2, 3)).sum().item()
+                totals["loss"] += loss.item() * len(images)
+            n += len(images)
+    return {k: v / max(n, 1) for k, v in totals.items()}
+
+
+def save(path: Path, net, optimizer, epoch: int, metrics: dict, best: dict, with_optimizer: bool) -> None:
+    checkpoint = {
+        "epoch": epoch,
+        "net_state_dict": net.state_dict(),
+        "loss": metrics["loss"],
+        "dice": metrics["dice"],
+        "mse": metrics["mse"],
+        "best_dice": best["dice"],
+        "best_mse": best["mse"],
+        "config": net.config.to_dict(),
+    }
+    if with_optimizer:
+        checkpoint["optimizer"] = optimizer.state_dict()
+    tmp = path.with_suffix(".tmp")
+    torch.save(checkpoint, tmp)
+    tmp.replace(path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Train the QuickNAT cavity segmenter.")
+    parser.add_argument("-d", "--data", type=Path, required=True, help="root with img/ and mask/")
+    parser.add_argument("-e", "--epochs", type=int, default=1)
+    parser.add_argument("-b", "--batch", type=int, default=1)
+    parser.add_argument("-p", "--size", type=int, default=256, help="network input size (px)")
+    parser.add_argument("-l", "--lr", type=float, default=0.001)
+    parser.add_argument("-f", "--from-checkpoint", type=Path, help="checkpoint to continue from")
+    parser.add_argument("-v", "--val", type=float, default=20, help="validation percent")
+    parser.add_argument("-o", "--output", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--filters", type=int, default=64, help="QuickNAT width (published: 64)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    cfg = QuickNatConfig(num_filters=args.filters, input_px=args.size)
+    start_epoch = 0
+    net = QuickNat(cfg)
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+    if args.from_checkpoint:
+        checkpoint = load_file(args.from_checkpoint)
+        if "config" in checkpoint:
+            net = QuickNat(QuickNatConfig(**checkpoint["config"]))
+            optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+        net.load_state_dict(checkpoint["net_state_dict"])
+        if "optimizer" in checkpoint:
+            optimizer.load_state_dict(checkpoint["optimizer"])
+        start_epoch = checkpoint.get("epoch", 0) + 1
+    net.to(device)
+
+    from mmode.augment import segmentation_transform
+
+    full = SegmentationDataset(args.data, net.config.input_px)
+    order = np.random.default_rng(args.seed).permutation(len(full))
+    n_val = int(round(len(full) * args.val / 100))
+    train_set = SegmentationDataset(args.data, net.config.input_px, [full.names[i] for i in order[n_val:]],
+                                    transform=segmentation_transform())
+    val_set = Subset(full, order[:n_val].tolist())
+    generator = torch.Generator().manual_seed(args.seed)
+    train_loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=max(args.batch, 8))
+    log.info("%d training and %d validation windows at %d px, %d filters",
+             len(train_set), len(val_set), net.config.input_px, net.config.num_filters)
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    metrics_path = args.output / "seg_metrics.csv"
+    new_file = not metrics_path.exists()
+    best = {"dice": -1.0, "mse": float("inf")}  # the original started best MSE at 0 and never saved
+    with open(metrics_path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new_file:
+            writer.writerow(["epoch", "train_loss", "train_dice", "train_mse", "val_loss", "val_dice", "val_mse", "seconds"])
+        for epoch in range(start_epoch, start_epoch + args.epochs):
+            started = time.time()
+            train = run_epoch(net, train_loader, optimizer, device)
+            val = run_epoch(net, val_loader, None, device) if n_val else train
+            writer.writerow([epoch, *(f"{m[k]:.5f}" for m in (train, val) for k in ("loss", "dice", "mse")),
+                             f"{time.time() - started:.1f}"])
+            fh.flush()
+            log.info("epoch %d: train loss %.4f dice %.4f | val loss %.4f dice %.4f mse %.5f (%.0f s)", epoch,
+                     train["loss"], train["dice"], val["loss"], val["dice"], val["mse"], time.time() - started)
+            if val["dice"] > best["dice"]:
+                best = {"dice": val["dice"], "mse": val["mse"]}
+                save(args.output / "heart-seg-net.pt", net, optimizer, epoch, val, best, with_optimizer=False)
+            save(args.output / "heart-seg-net-last.pt", net, optimizer, epoch, val, best, with_optimizer=True)
+    log.info("best validation Dice %.4f; saved %s", best["dice"], args.output / "heart-seg-net.pt")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

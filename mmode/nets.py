@@ -1,0 +1,49 @@
+"""Small torch helpers shared by both networks: loading files and resizing windows."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mmode.errors import CheckpointError
+
+PUBLISHED_MODELS_URL = "https://zenodo.org/record/3941857"
+
+
+def load_file(path, device="cpu"):
+    """``torch.load`` with weights_only=True; failures become CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "model file not found; the shipped weights live in the repository "
+                              f"(git checkout restores them), the published ones at {PUBLISHED_MODELS_URL}")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(path, f"cannot read model file ({type(exc).__name__}: {str(exc)[:120]}); "
+                              f"restore it from the repository or download it from {PUBLISHED_MODELS_URL}") from None
+
+
+def load_weights(net: torch.nn.Module, state_dict, path) -> None:
+    try:
+        net.load_state_dict(state_dict, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(path, f"weights do not fit this network ({str(exc).splitlines()[0][:160]})") from None
+
+
+def to_network_batch(windows: np.ndarray, size: int, scale: float = 1 / 255) -> torch.Tensor:
+    """Resize grey windows to size x size (bicubic, as cv2.INTER_CUBIC) and scale them.
+
+    Parameters
+    ----------
+    windows : (n, h, w) array of grey values 0-255.
+
+    Returns
+    -------
+    (n, 1, size, size) float32 tensor.
+    """
+    batch = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))[:, None] * scale
+    if batch.shape[-2:] != (size, size):
+        batch = F.interpolate(batch, size=(size, size), mode="bicubic", align_corners=False)
+    return batch

@@ -1,0 +1,45 @@
+"""Where the quality windows lie and which of them each event falls in."""
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from mmode.errors import BadMassError
+
+MASS_EDGES_G = (15, 25, 35, 45)  # body-mass bins of the original
+CROP_RATIOS = (0.5, 0.6, 0.75, 0.9, 1.0)  # window side / image height per bin
+MIN_MASS_G, MAX_MASS_G = 1.0, 200.0
+
+
+def crop_ratio(mass_g: float, path=None) -> float:
+    """Quality-window side as a fraction of the image height, from body mass (g)."""
+    try:
+        mass = float(mass_g)
+    except (TypeError, ValueError):
+        raise BadMassError(path, f"body mass {mass_g!r} is not a number of grams") from None
+    if not MIN_MASS_G <= mass <= MAX_MASS_G:
+        raise BadMassError(path, f"body mass {mass_g} g is outside {MIN_MASS_G:g}-{MAX_MASS_G:g} g")
+    return CROP_RATIOS[bisect.bisect_right(MASS_EDGES_G, mass)]
+
+
+def tile_starts(width: int, side: int) -> np.ndarray:
+    """Left edges of windows of ``side`` columns tiling ``width``; the last one right-aligned."""
+    if width <= side:
+        return np.array([0])
+    starts = np.arange(0, width - side + 1, side)
+    if starts[-1] != width - side:
+        starts = np.append(starts, width - side)
+    return starts
+
+
+def vertical_start(mask: np.ndarray, side: int) -> int:
+    """Top row of a window of ``side`` rows centred on the cavity, kept inside the image."""
+    rows = np.nonzero(mask.any(axis=1))[0] if mask.any() else None
+    centre = mask.shape[0] / 2 if rows is None else np.nonzero(mask)[0].mean()
+    return int(np.clip(round(centre - side / 2), 0, max(mask.shape[0] - side, 0)))
+
+
+def window_of(columns, starts: np.ndarray) -> np.ndarray:
+    """Index of the tiled window holding each column (the first one that starts at or before it)."""
+    return np.searchsorted(starts, np.asarray(columns), side="right") - 1

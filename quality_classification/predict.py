@@ -1,0 +1,58 @@
+"""Load a quality checkpoint and classify grey windows."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmode.errors import CheckpointError
+from mmode.nets import load_file, load_weights, to_network_batch
+from quality_classification.model import CardioNet, CardioNetConfig
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+BATCH = 16
+
+
+def default_checkpoint() -> Path:
+    """The shipped quality-clas-net.pt, or a .pth of the same name (the published spelling)."""
+    pt = CHECKPOINT_DIR / "quality-clas-net.pt"
+    pth = pt.with_suffix(".pth")
+    return pth if not pt.exists() and pth.exists() else pt
+
+
+def load_checkpoint(path=None, device="cpu") -> CardioNet:
+    """A CardioNet in eval mode from our checkpoint or the published plain state_dict."""
+    path = path or default_checkpoint()
+    obj = load_file(path, device)
+    if isinstance(obj, dict) and "net_state_dict" in obj:
+        net = CardioNet(config=CardioNetConfig(**obj.get("config", {})))
+        state = obj["net_state_dict"]
+    elif isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        net, state = CardioNet(), obj  # the published file: a plain state_dict
+    else:
+        raise CheckpointError(path, "not a quality-classifier checkpoint")
+    load_weights(net, state, path)
+    return net.to(device).eval()
+
+
+def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
+    """Sigmoid scores (n,) for grey windows 0-255 (a list or an (n, h, w) array).
+
+    Each window is resized to the network's input, scaled to 0-1 and
+    normalised as in training; a score >= 0.5 means good quality.
+    """
+    cfg = net.config
+    scores = []
+    with torch.inference_mode():
+        for start in range(0, len(windows), BATCH):
+            chunk = windows[start:start + BATCH]
+            batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
+            batch = (batch - cfg.norm_mean) / cfg.norm_std
+            scores.append(net(batch.to(device))[5].float().cpu().numpy())
+    return np.concatenate(scores) if scores else np.empty(0)
+
+
+def predict_single(net: CardioNet, device, image: np.ndarray, size: int | None = None) -> float:
+    """The original's API: the sigmoid score of one grey window (0-255); >= 0.5 is good."""
+    return float(classify_windows(net, [image], device)[0])

@@ -1,0 +1,139 @@
+"""Train CardioNet on good/bad windows; with -a, a bootstrap ensemble of fresh networks.
+
+Usage::
+
+    python -m quality_classification.train -d DATA_ROOT -t npy -e 4 -b 16 -p 128 -o quality_classification/checkpoints
+
+Adam, BCE with per-class weights (bad windows are rarer), seeded validation
+split, one metrics CSV row per epoch. Saves ``quality-clas-net.pt`` (the best
+epoch by validation accuracy), or with ``-a`` one ``quality-clas-net-<r>.pt``
+per run, each a freshly initialised network trained on a bootstrap resample.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from mmode.nets import load_file
+from quality_classification.dataset import QualityDataset, list_windows
+from quality_classification.model import CardioNet, CardioNetConfig
+
+log = logging.getLogger(__name__)
+
+
+def run_epoch(net, loader, optimizer=None, pos_weight: float = 1.0, device="cpu") -> dict:
+    """One pass; trains when ``optimizer`` is given. Returns mean loss and accuracy."""
+    net.train(optimizer is not None)
+    loss_sum, correct, n = 0.0, 0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
+            images, labels = images.to(device), labels.to(device)
+            logits = net(images)[4][:, 0]
+            weights = torch.where(labels > 0.5, torch.full_like(labels, pos_weight), torch.ones_like(labels))
+            loss = F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            loss_sum += loss.item() * len(labels)
+            correct += ((logits >= 0) == (labels > 0.5)).sum().item()
+            n += len(labels)
+    return {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1)}
+
+
+def train_one(net, train_items, val_set, args, out_path: Path, metrics_writer, run: int, device) -> float:
+    from mmode.augment import classification_transform
+
+    cfg = net.config
+    train_set = QualityDataset(train_items, cfg.input_px, classification_transform(), cfg.norm_mean, cfg.norm_std)
+    labels = train_set.labels
+    pos_weight = float((labels < 0.5).sum() / max((labels > 0.5).sum(), 1))  # balance good against bad
+    generator = torch.Generator().manual_seed(args.seed + run)
+    loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=max(args.batch, 16)) if val_set is not None else None
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+    best = -1.0
+    for epoch in range(args.epochs):
+        started = time.time()
+        train = run_epoch(net, loader, optimizer, pos_weight, device)
+        val = run_epoch(net, val_loader, None, pos_weight, device) if val_loader else train
+        metrics_writer.writerow([run, epoch, f"{train['loss']:.5f}", f"{train['accuracy']:.5f}",
+                                 f"{val['loss']:.5f}", f"{val['accuracy']:.5f}", f"{time.time() - started:.1f}"])
+        log.info("run %d epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f (%.0f s)", run, epoch,
+                 train["loss"], train["accuracy"], val["loss"], val["accuracy"], time.time() - started)
+        if val["accuracy"] >= best:
+            best = val["accuracy"]
+            tmp = out_path.with_suffix(".tmp")
+            torch.save({"net_state_dict": net.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
+                        "val_accuracy": val["accuracy"]}, tmp)
+            tmp.replace(out_path)
+    return best
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Train the CardioNet quality classifier.")
+    parser.add_argument("-d", "--data", type=Path, required=True, help="root with pngs/ and/or npys/")
+    parser.add_argument("-t", "--type", choices=("png", "npy"), default="png")
+    parser.add_argument("-a", "--bootstrap", action="store_true", help="train an ensemble of fresh networks")
+    parser.add_argument("-r", "--runs", type=int, default=10, help="networks in the ensemble")
+    parser.add_argument("-e", "--epochs", type=int, default=1)
+    parser.add_argument("-b", "--batch", type=int, default=1)
+    parser.add_argument("-p", "--size", type=int, default=256, help="network input size (px), a multiple of 32")
+    parser.add_argument("-l", "--lr", type=float, default=0.001)
+    parser.add_argument("-f", "--from-checkpoint", type=Path, help="checkpoint to start from")
+    parser.add_argument("-v", "--val", type=float, default=10, help="validation percent")
+    parser.add_argument("-o", "--output", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    items = list_windows(args.data, args.type)
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(items))
+    n_val = int(round(len(items) * args.val / 100))
+    train_items = [items[i] for i in order[n_val:]]
+    cfg = CardioNetConfig(input_px=args.size)
+    val_set = QualityDataset([items[i] for i in order[:n_val]], cfg.input_px, None, cfg.norm_mean,
+                             cfg.norm_std) if n_val else None
+    log.info("%d training and %d validation windows at %d px", len(train_items), n_val, cfg.input_px)
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    metrics_path = args.output / "quality_metrics.csv"
+    new_file = not metrics_path.exists()
+    with open(metrics_path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new_file:
+            writer.writerow(["run", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"])
+        runs = range(args.runs) if args.bootstrap else [0]
+        for run in runs:
+            torch.manual_seed(args.seed + run)  # a fresh network per run, not one trained on
+            net = CardioNet(config=cfg)
+            if args.from_checkpoint:
+                checkpoint = load_file(args.from_checkpoint)
+                net.load_state_dict(checkpoint.get("net_state_dict", checkpoint))
+            run_items = train_items
+            if args.bootstrap:
+                picks = np.random.default_rng(args.seed + 1000 + run).integers(0, len(train_items), len(train_items))
+                run_items = [train_items[i] for i in picks]
+            name = f"quality-clas-net-{run}.pt" if args.bootstrap else "quality-clas-net.pt"
+            best = train_one(net.to(device), run_items, val_set, args, args.output / name, writer, run, device)
+            fh.flush()
+            log.info("run %d: best validation accuracy %.4f -> %s", run, best, args.output / name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

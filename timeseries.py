@@ -1,0 +1,156 @@
+"""The original's helper module, with its public names and meanings kept.
+
+``EchoCard(filepath)`` reads and stitches a DICOM M-mode export; the functions
+below are the original's steps. The work is done in :mod:`mmode`; this module
+keeps scripts written against the original working.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mmode.beats import Beat, detect_beats, lvid_mm, teichholz_ul
+from mmode.dicom_io import Frames, RegionBox, read_frames
+from mmode.errors import RecordingTooShortError
+from mmode.stitch import find_shift, stitch
+from mmode.windows import crop_ratio, tile_starts, vertical_start
+
+__all__ = ["EchoCard", "make_timeseries", "make_seg_windows", "connect_masks", "get_vols", "get_diastoles",
+           "get_systoles", "get_heartrate", "weight_to_size", "make_quality_windows_aut",
+           "make_quality_windows_man", "compute_teicholz", "find_overlap"]
+
+
+class EchoCard:
+    """A stitched M-mode recording.
+
+    Attributes
+    ----------
+    image : (rows, width) float32 grey 0-255.
+    time_res : seconds per pixel (column).
+    len_res : millimetres per pixel (row).
+    mask : (rows, width) cavity mask once set (e.g. from segmentation), else None.
+    """
+
+    def __init__(self, filepath):
+        self.filepath = Path(filepath)
+        frames = read_frames(self.filepath)
+        self.calibration = frames.calibration
+        self.time_res = frames.calibration.seconds_per_px
+        self.len_res = frames.calibration.mm_per_px
+        self.image = stitch(frames)
+        self.mask = None
+
+    @property
+    def region(self) -> RegionBox:
+        return self.calibration.region
+
+    def make_seg_windows(self):
+        return make_seg_windows(self.image)
+
+    def connect_masks(self, masks, overlap):
+        self.mask = connect_masks(masks, overlap)
+        return self.mask
+
+    def lvid(self) -> np.ndarray:
+        """LV inner diameter per column (mm) from ``mask``."""
+        if self.mask is None:
+            raise RecordingTooShortError(self.filepath, "no cavity mask yet; segment the image first")
+        return lvid_mm(self.mask, self.len_res)
+
+    def beats(self) -> list[Beat]:
+        return detect_beats(self.lvid(), self.time_res)
+
+
+def find_overlap(prev: np.ndarray, nxt: np.ndarray) -> int | None:
+    """Columns that frame ``nxt`` adds to ``prev`` (0: identical); None when they do not overlap."""
+    return find_shift(prev, nxt)
+
+
+def make_timeseries(frames: np.ndarray) -> np.ndarray:
+    """Stitch grey frames (n, rows, cols) of a scrolling display into one (rows, width) image."""
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[..., None]
+    calibration = None  # not needed to stitch
+    return stitch(Frames(Path("<array>"), calibration, frames))
+
+
+def make_seg_windows(image: np.ndarray):
+    """Square windows of side = image height tiling the image; the last is right-aligned.
+
+    Returns
+    -------
+    windows : list of (rows, rows) arrays
+    overlap : int, columns of the last window already covered by the one before
+    """
+    rows, width = image.shape
+    starts = tile_starts(width, rows)
+    overlap = int(starts[-2] + rows - starts[-1]) if len(starts) > 1 else 0
+    return [image[:, s:s + rows] for s in starts], overlap
+
+
+def connect_masks(masks, overlap: int) -> np.ndarray:
+    """Concatenate window masks back into one, dropping the last window's overlap."""
+    if len(masks) == 1:
+        return np.asarray(masks[0])
+    return np.concatenate([*masks[:-1], np.asarray(masks[-1])[:, overlap:]], axis=1)
+
+
+def compute_teicholz(diameter_mm):
+    """Teichholz volume (uL) of an LV inner diameter (mm)."""
+    return teichholz_ul(diameter_mm)
+
+
+def get_vols(lvid):
+    """Volume (uL) per column of an LVID series (mm)."""
+    return teichholz_ul(lvid)
+
+
+def _beats(lvid, time_res: float):
+    return detect_beats(np.asarray(lvid, dtype=np.float64), time_res)
+
+
+def get_diastoles(lvid, time_res: float):
+    """End-diastoles of the accepted beats: (column indices, LVID;d mm, times s)."""
+    beats = _beats(lvid, time_res)
+    return (np.array([b.ed_index for b in beats], dtype=int), np.array([b.lvid_d_mm for b in beats]),
+            np.array([b.ed_time_s for b in beats]))
+
+
+def get_systoles(lvid, time_res: float):
+    """End-systoles of the same beats, in the same order: (indices, LVID;s mm, times s)."""
+    beats = _beats(lvid, time_res)
+    return (np.array([b.es_index for b in beats], dtype=int), np.array([b.lvid_s_mm for b in beats]),
+            np.array([b.es_time_s for b in beats]))
+
+
+def get_heartrate(lvid, time_res: float):
+    """Heart rate of each accepted beat: (bpm, time of its end-diastole s)."""
+    beats = _beats(lvid, time_res)
+    return np.array([b.heart_rate_bpm for b in beats]), np.array([b.ed_time_s for b in beats])
+
+
+def weight_to_size(weight_g: float, height_px: int) -> int:
+    """Quality-window side (px) for a mouse of ``weight_g`` grams and an image ``height_px`` tall."""
+    return int(height_px * crop_ratio(weight_g))
+
+
+def make_quality_windows_man(image: np.ndarray, side: int, top: int = 0):
+    """Windows of ``side`` x ``side`` starting at row ``top``, tiled along time (last right-aligned).
+
+    Returns (windows, left columns).
+    """
+    starts = tile_starts(image.shape[1], side)
+    return [image[top:top + side, s:s + side] for s in starts], starts
+
+
+def make_quality_windows_aut(image: np.ndarray, mask: np.ndarray, weight_g: float):
+    """Windows sized by body mass and centred (per window) on the segmented cavity.
+
+    Returns (windows, left columns).
+    """
+    side = min(weight_to_size(weight_g, image.shape[0]), image.shape[1])
+    starts = tile_starts(image.shape[1], side)
+    tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
+    return [image[t:t + side, s:s + side] for t, s in zip(tops, starts)], starts
