@@ -144,10 +144,10 @@ def _cycle_shape(n: int, n_sys: int) -> np.ndarray:
     filling, a short diastasis and the atrial kick that ends at the next cusp.
     """
     t = np.arange(n, dtype=np.float64)
-    contraction = 1.0 - np.sin(0.5 * np.pi * t / n_sys)
+    contraction = (1.0 - np.minimum(t / n_sys, 1)) ** 2
     y = np.clip((t - n_sys) / (n - n_sys), 0, 1)
     early = EARLY_FILLING * 0.5 * (1 - np.cos(np.pi * np.minimum(y / 0.45, 1)))
-    atrial = (1 - EARLY_FILLING) * (np.maximum(y - 0.78, 0) / 0.22) ** 1.2
+    atrial = (1 - EARLY_FILLING) * (np.maximum(y - 0.85, 0) / 0.15) ** 1.5
     return np.where(t <= n_sys, contraction, early + atrial)
 
 
@@ -448,7 +448,7 @@ def to_dataset(ph: Phantom):
     ds.NumberOfFrames = cfg.n_frames
     ds.Rows, ds.Columns = cfg.frame_rows, cfg.frame_cols
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.FrameTime = 1000.0 * np.mean(np.diff(ph.frame_starts)) * cfg.seconds_per_px
+    ds.FrameTime = 1000.0 * np.mean(cfg.shift_px) * cfg.seconds_per_px  # ms
 
     dx, dy = cfg.seconds_per_px, cfg.mm_per_px * CM_PER_MM
     items = [

@@ -1,0 +1,73 @@
+"""Beats from the ground-truth cavity mask match the phantom's beat table exactly."""
+import numpy as np
+import pytest
+
+import phantom
+from mmode.beats import Beat, detect_beats, lvid_mm, teichholz_ul
+
+SECONDS_PER_PX = phantom.SECONDS_PER_PX
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("heart_rate", [380, 650, 850])
+def test_every_true_beat_found_once_from_true_mask(seed, heart_rate):
+    ph = phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=14, heart_rate_bpm=heart_rate))
+    found = detect_beats(lvid_mm(ph.cavity_mask(), ph.config.mm_per_px), SECONDS_PER_PX)
+    # Ground truth leaves out cycles touching the first or last EDGE_PX columns.
+    found = [b for b in found if b.ed_index >= phantom.EDGE_PX and b.next_ed_index < ph.width - phantom.EDGE_PX]
+    assert len(ph.beats) >= 5
+    by_ed = {b.ed_index: b for b in found}
+    assert len(by_ed) == len(found) == len(ph.beats)  # each beat once, nothing extra
+    for truth in ph.beats:
+        beat = by_ed[truth["ed_index"]]
+        assert beat.next_ed_index == truth["next_ed_index"]
+        assert beat.heart_rate_bpm == pytest.approx(truth["heart_rate_bpm"], rel=0.005)
+        assert beat.lvid_d_mm == pytest.approx(truth["lvid_d_mm"], abs=0.02)
+        assert beat.lvid_s_mm == pytest.approx(truth["lvid_s_mm"], abs=0.02)
+        assert beat.ed_index < beat.es_index < beat.next_ed_index  # systole of the same cycle
+
+
+def _signal(periods, d_d=4.0, d_s=2.5, n_sys_frac=0.42):
+    parts = [phantom._cycle_shape(n, int(n * n_sys_frac)) for n in periods]
+    return d_s + (d_d - d_s) * np.concatenate(parts + [np.ones(1)])
+
+
+def test_teichholz_known_values():
+    assert teichholz_ul(4.0) == pytest.approx(7 / 6.4 * 64)
+    assert teichholz_ul(0.0) == 0.0
+    np.testing.assert_allclose(teichholz_ul([2.0, 3.0]), [7 / 4.4 * 8, 7 / 5.4 * 27])
+
+
+def test_derived_measures_follow_measurements_md():
+    beat = Beat(index=0, ed_index=0, es_index=40, next_ed_index=100, ed_time_s=0.0, es_time_s=0.04,
+                lvid_d_mm=4.0, lvid_s_mm=2.5, heart_rate_bpm=600.0)
+    vol_d, vol_s = 7 / 6.4 * 64, 7 / 4.9 * 2.5 ** 3
+    assert beat.lv_vol_d_ul == pytest.approx(vol_d)
+    assert beat.sv_ul == pytest.approx(vol_d - vol_s)
+    assert beat.ef_percent == pytest.approx(100 * (vol_d - vol_s) / vol_d)
+    assert beat.fs_percent == pytest.approx(37.5)
+    assert beat.co_ml_per_min == pytest.approx((vol_d - vol_s) * 600 / 1000)
+
+
+def test_heart_rates_outside_200_1000_bpm_are_rejected():
+    slow = 60 / 180 / SECONDS_PER_PX  # 180 bpm
+    assert detect_beats(_signal([int(slow)] * 4), SECONDS_PER_PX) == []
+    normal = detect_beats(_signal([100] * 6), SECONDS_PER_PX)
+    assert len(normal) == 6 - 2  # the first and last end-diastoles sit on the edges: not peaks
+    assert all(b.heart_rate_bpm == pytest.approx(60 / (100 * SECONDS_PER_PX)) for b in normal)
+
+
+def test_merged_cycle_after_a_missed_peak_is_not_a_beat():
+    lvid = _signal([100] * 8)
+    lvid[400:520] = lvid[400]  # flatten one end-diastole: two cycles merge into one of 200 columns
+    lvid[400:520] = np.linspace(lvid[400], lvid[520], 120)
+    beats = detect_beats(lvid, SECONDS_PER_PX)
+    assert all(b.next_ed_index - b.ed_index < 150 for b in beats)
+    assert all(60 / 0.12 * 0.8 < b.heart_rate_bpm for b in beats)
+
+
+def test_systole_is_paired_with_its_own_diastole():
+    beats = detect_beats(_signal([90, 110, 95, 120, 100, 105]), SECONDS_PER_PX)
+    for beat in beats:
+        assert beat.ed_index < beat.es_index < beat.next_ed_index
+        assert beat.es_index - beat.ed_index == int((beat.next_ed_index - beat.ed_index) * 0.42)
