@@ -59,3 +59,7 @@ class BadMassError(EchoInputError):
 
 class CheckpointError(EchoInputError):
     """A model file is missing, corrupt or of an unknown layout."""
+
+
+class OutputError(EchoInputError):
+    """An output file or folder cannot be written (permissions, or a CSV of another mode)."""

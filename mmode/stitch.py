@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 BAND_ROWS = 4  # rows averaged into one profile row
 MIN_OVERLAP_PX = 32  # shorter overlaps are too easily matched by chance
 MAX_MATCH_RATIO = 0.15  # best mismatch must be this far below the typical one
-CANDIDATES = 3  # best profile shifts re-checked on full pixels
+CANDIDATES = 3  # best profile shifts re-checked on full pixels when close
+CLEAR_WIN = 0.5  # a best profile cost below this fraction of the runner-up needs no re-check
 
 
 def column_profiles(frame: np.ndarray, band_rows: int = BAND_ROWS) -> np.ndarray:
@@ -28,6 +29,22 @@ def column_profiles(frame: np.ndarray, band_rows: int = BAND_ROWS) -> np.ndarray
     rows = frame.shape[0] - frame.shape[0] % band_rows
     bands = frame[:rows].reshape(rows // band_rows, band_rows, frame.shape[1])
     return bands.mean(axis=1, dtype=np.float64)
+
+
+class _Profile:
+    """Column profiles of one frame with their spectrum and energies, computed once per frame."""
+
+    def __init__(self, values: np.ndarray, frame: np.ndarray | None = None):
+        self.values, self.frame = values, frame
+        self.n_fft = 1 << int(np.ceil(np.log2(2 * values.shape[1])))
+        self.spectrum = np.fft.rfft(values, self.n_fft)
+        power = (values ** 2).sum(axis=0)
+        self.energy_from = np.cumsum(power[::-1])[::-1]  # sum over columns >= s
+        self.energy_to = np.cumsum(power)  # sum over columns <= i
+
+    @classmethod
+    def of_frame(cls, frame: np.ndarray) -> "_Profile":
+        return cls(column_profiles(frame), frame)
 
 
 def shift_costs(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
@@ -41,16 +58,32 @@ def shift_costs(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     -------
     (cols,) float64; entry s compares the ``cols - s`` overlapping columns.
     """
-    cols = prev.shape[1]
-    n = 1 << int(np.ceil(np.log2(2 * cols)))
-    # cross[s] = sum_i prev[i + s] * nxt[i]
-    spectrum = np.fft.rfft(prev, n) * np.conj(np.fft.rfft(nxt, n))
-    cross = np.fft.irfft(spectrum.sum(axis=0), n)[:cols]
-    prev_energy = np.cumsum((prev ** 2).sum(axis=0)[::-1])[::-1]  # sum over i >= s
-    nxt_energy = np.cumsum((nxt ** 2).sum(axis=0))  # sum over i < cols - s at index cols - s - 1
+    return _costs(_Profile(prev), _Profile(nxt))
+
+
+def _costs(prev: _Profile, nxt: _Profile) -> np.ndarray:
+    bands, cols = prev.values.shape
+    # cross[s] = sum_i prev[i + s] * nxt[i], for all s at once
+    cross = np.fft.irfft((prev.spectrum * np.conj(nxt.spectrum)).sum(axis=0), prev.n_fft)[:cols]
     overlap = cols - np.arange(cols)
-    ssd = prev_energy + nxt_energy[overlap - 1] - 2 * cross
-    return np.maximum(ssd, 0) / (overlap * prev.shape[0])
+    ssd = prev.energy_from + nxt.energy_to[overlap - 1] - 2 * cross
+    return np.maximum(ssd, 0) / (overlap * bands)
+
+
+def _best_shift(prev: _Profile, nxt: _Profile, min_overlap: int) -> int | None:
+    cols = prev.values.shape[1]
+    costs = _costs(prev, nxt)[:cols - min_overlap + 1]
+    typical = np.median(costs)
+    if typical == 0:  # blank frames: nothing to scroll
+        return 0
+    order = np.argsort(costs)[:CANDIDATES]
+    if costs[order[0]] > MAX_MATCH_RATIO * typical:
+        return None
+    if costs[order[0]] < CLEAR_WIN * costs[order[1]]:
+        return int(order[0])
+    # Profiles average away detail; decide between close candidates on full pixels.
+    full = [np.mean(np.abs(prev.frame[:, s:].astype(np.float32) - nxt.frame[:, :cols - s])) for s in order]
+    return int(order[int(np.argmin(full))])
 
 
 def find_shift(prev: np.ndarray, nxt: np.ndarray, min_overlap: int = MIN_OVERLAP_PX) -> int | None:
@@ -60,17 +93,7 @@ def find_shift(prev: np.ndarray, nxt: np.ndarray, min_overlap: int = MIN_OVERLAP
     ----------
     prev, nxt : (rows, cols) arrays of the same frame region (any real dtype).
     """
-    cols = prev.shape[1]
-    costs = shift_costs(column_profiles(prev), column_profiles(nxt))[:cols - min_overlap + 1]
-    typical = np.median(costs)
-    order = np.argsort(costs)[:CANDIDATES]
-    if typical == 0:  # blank frames: nothing to scroll
-        return 0
-    if costs[order[0]] > MAX_MATCH_RATIO * typical:
-        return None
-    # Profiles average away detail; decide between the best few on full pixels.
-    full = [np.mean(np.abs(prev[:, s:].astype(np.float32) - nxt[:, :cols - s])) for s in order]
-    return int(order[int(np.argmin(full))])
+    return _best_shift(_Profile.of_frame(prev), _Profile.of_frame(nxt), min_overlap)
 
 
 def frame_shifts(frames) -> list[int]:
@@ -85,10 +108,10 @@ def frame_shifts(frames) -> list[int]:
     """
     n = frames.pixels.shape[0]
     shifts = [0]
-    prev = frames.luma(0)
+    prev = _Profile.of_frame(frames.luma(0))
     for k in range(1, n):
-        nxt = frames.luma(k)
-        shift = find_shift(prev, nxt)
+        nxt = _Profile.of_frame(frames.luma(k))
+        shift = _best_shift(prev, nxt, MIN_OVERLAP_PX)
         if shift is None:
             raise FramesDoNotOverlapError(frames.path, f"frames {k - 1} and {k} do not overlap; cannot stitch")
         if shift == 0:

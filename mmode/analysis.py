@@ -1,0 +1,110 @@
+"""The pipeline for one recording: stitch, segment, classify quality, measure and gate beats."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmode.beats import Beat, detect_beats, lvid_mm
+from mmode.dicom_io import Calibration
+from mmode.errors import NoCavityError, RecordingTooShortError
+from mmode.recording import load_recording
+from mmode.windows import crop_ratio, tile_starts, vertical_start, window_of
+
+log = logging.getLogger(__name__)
+
+MIN_CAVITY_COLUMNS = 0.2  # below this fraction of columns with a cavity, the segmentation found none
+
+
+@dataclass
+class Analysis:
+    """Everything both CSV modes and all plots are written from."""
+
+    path: Path
+    calibration: Calibration
+    image: np.ndarray  # (rows, width) float32 grey
+    mask: np.ndarray  # (rows, width) bool cavity
+    lvid_mm: np.ndarray  # (width,)
+    window_starts: np.ndarray  # left column of each quality window
+    window_side: int
+    window_tops: np.ndarray
+    scores: np.ndarray  # classifier sigmoid per window
+    threshold: float
+    beats: list[Beat]  # every detected beat, each with its quality and good flag
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def seconds_per_px(self) -> float:
+        return self.calibration.seconds_per_px
+
+    @property
+    def good_beats(self) -> list[Beat]:
+        return [b for b in self.beats if b.good]
+
+    def good_columns(self) -> np.ndarray:
+        """(width,) bool: columns whose quality window is good."""
+        columns = np.arange(self.image.shape[1])
+        return self.scores[window_of(columns, self.window_starts)] >= self.threshold
+
+    @property
+    def good_fraction(self) -> float:
+        return float(self.good_columns().mean())
+
+
+def gate_beats(beats: list[Beat], starts: np.ndarray, scores: np.ndarray, threshold: float) -> list[Beat]:
+    """Give each beat the lower score of its end-diastole's and end-systole's windows; good if both pass."""
+    gated = []
+    for beat in beats:
+        ed_window, es_window = window_of([beat.ed_index, beat.es_index], starts)
+        quality = float(min(scores[ed_window], scores[es_window]))
+        gated.append(dataclasses.replace(beat, quality=quality, good=quality >= threshold))
+    return gated
+
+
+def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="cpu") -> Analysis:
+    """Run the whole pipeline on one DICOM file.
+
+    Raises
+    ------
+    mmode.errors.EchoInputError subclasses for unusable input.
+    """
+    from heart_segmentation.predict import segment_image
+    from quality_classification.predict import classify_windows
+
+    path = Path(path)
+    ratio = crop_ratio(mass_g, path)
+    timings = {}
+    started = time.perf_counter()
+    recording = load_recording(path)
+    image, cal = recording.image, recording.calibration
+    rows, width = image.shape
+    timings["load+stitch"] = time.perf_counter() - started
+    if width < rows:
+        raise RecordingTooShortError(path, f"stitched recording has {width} columns ({recording.duration_s:.2f} s), "
+                                           f"shorter than one {rows}-column analysis window")
+
+    started = time.perf_counter()
+    mask = segment_image(seg_net, image, device)
+    lvid = lvid_mm(mask, cal.mm_per_px)
+    timings["segmentation"] = time.perf_counter() - started
+    if np.count_nonzero(lvid) < MIN_CAVITY_COLUMNS * width:
+        raise NoCavityError(path, "no left-ventricular cavity found by the segmentation")
+
+    started = time.perf_counter()
+    side = min(int(rows * ratio), width)
+    starts = tile_starts(width, side)
+    tops = np.array([vertical_start(mask[:, s:s + side], side) for s in starts])
+    windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
+    scores = classify_windows(quality_net, windows, device)
+    timings["quality"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    beats = gate_beats(detect_beats(lvid, cal.seconds_per_px), starts, scores, threshold)
+    timings["beats"] = time.perf_counter() - started
+    if not beats:
+        log.warning("%s: no complete heart beat found", path)
+    return Analysis(path, cal, image, mask, lvid, starts, side, tops, scores, threshold, beats, timings)

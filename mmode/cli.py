@@ -1,0 +1,120 @@
+"""What end2end_framework.py and run4all.py share: arguments, logging, models, one file's outputs."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmode.errors import EchoInputError, OutputError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
+
+
+class GraphsAction(argparse.Action):
+    """``-g``/``--graphs`` [BOOL] and ``--no-graphs``; ``-g False`` turns graphs off, as users typed it."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings + ["--no-graphs"], dest, nargs="?", **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string == "--no-graphs":
+            if values is not None:
+                parser.error("--no-graphs takes no value")
+            setattr(namespace, self.dest, False)
+        elif values is None or values.lower() in TRUE_WORDS:
+            setattr(namespace, self.dest, True)
+        elif values.lower() in FALSE_WORDS:
+            setattr(namespace, self.dest, False)
+        else:
+            parser.error(f"-g/--graphs expects True or False, not {values!r}")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments both end-to-end scripts take, with the same defaults."""
+    from heart_segmentation.predict import DEFAULT_CHECKPOINT as SEG_CHECKPOINT
+    from quality_classification.predict import default_checkpoint
+
+    parser.add_argument("-m", "--mass", type=str, help="body mass of the mouse in grams")
+    parser.add_argument("-g", "--graphs", action=GraphsAction, default=True,
+                        help="write the five graphs (default); --no-graphs or -g False to skip them")
+    parser.add_argument("-w", "--write", choices=("all", "stats"), default="all",
+                        help="CSV content: one row per good beat (all) or one row per file (stats)")
+    parser.add_argument("--quality-model", type=Path, default=default_checkpoint(),
+                        help="quality classifier weights (ours or the published quality-clas-net.pth)")
+    parser.add_argument("--seg-model", type=Path, default=SEG_CHECKPOINT,
+                        help="segmentation weights (ours or the published heart-seg-net.pt)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--threshold", type=float, default=0.5, help="quality score from which a window is good")
+    parser.add_argument("--dpi", type=int, default=100, help="resolution of the graphs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log messages")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def default_csv_name(mode: str) -> str:
+    return "output_all.csv" if mode == "all" else "output_stats.csv"
+
+
+def configure_logging(args) -> None:
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@dataclass
+class Models:
+    seg: object
+    quality: object
+    device: str
+
+
+def load_models(args) -> Models:
+    from heart_segmentation.predict import load_checkpoint as load_seg
+    from quality_classification.predict import load_checkpoint as load_quality
+
+    return Models(load_seg(args.seg_model, args.device), load_quality(args.quality_model, args.device), args.device)
+
+
+def ensure_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(folder, f"cannot create output folder ({exc.strerror})") from None
+    if not folder.is_dir() or not _can_write(folder):
+        raise OutputError(folder, "output folder is not writable")
+
+
+def _can_write(folder: Path) -> bool:
+    import os
+
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, graphs: bool):
+    """Analyse one file and write its graphs; return the Analysis (CSV rows are the caller's)."""
+    from mmode.analysis import analyse
+
+    analysis = analyse(path, mass, models.seg, models.quality, args.threshold, models.device)
+    if graphs:
+        import time
+
+        from mmode.plots import write_graphs
+
+        started = time.perf_counter()
+        ensure_writable(out_dir)
+        write_graphs(analysis, out_dir, args.dpi)
+        analysis.timings["graphs"] = time.perf_counter() - started
+    return analysis
+
+
+def report(error: BaseException, debug: bool) -> None:
+    """One line on stderr (the traceback too with --debug)."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(error)
+    message = str(error) if isinstance(error, EchoInputError) else f"{type(error).__name__}: {error}"
+    print(f"error: {message}", file=sys.stderr)

@@ -1,0 +1,169 @@
+"""The five graphs of the original, readable on a screen and small on disk.
+
+Each function takes data and a path, draws with ``fig, ax`` and closes its
+figure. Good and bad quality regions are shaded on every time axis.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mmode.beats import teichholz_ul  # noqa: E402
+
+GOOD_COLOUR, BAD_COLOUR = "#2ca02c", "#d62728"
+MAX_DISPLAY_COLS = 1600  # the stitched image is averaged down to this many columns for display
+FIGSIZE = (13, 4.2)
+GRAPH_FILES = ("output_img.png", "output_img_mask.png", "output_diastole.png", "output_systole.png",
+               "output_heartrate.png")
+
+
+def _display(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """Average columns in blocks so that the image is at most MAX_DISPLAY_COLS wide."""
+    step = max(1, int(np.ceil(image.shape[1] / MAX_DISPLAY_COLS)))
+    cols = image.shape[1] // step * step
+    return image[:, :cols].reshape(image.shape[0], -1, step).mean(axis=2), step
+
+
+def _bad_spans(analysis):
+    """(start_s, end_s) of runs of bad-quality columns."""
+    good = analysis.good_columns()
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], good.astype(np.int8), [1]])))
+    dt = analysis.seconds_per_px
+    return [(a * dt, b * dt) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def _shade(ax, analysis) -> None:
+    for start, end in _bad_spans(analysis):
+        ax.axvspan(start, end, color=BAD_COLOUR, alpha=0.15, lw=0)
+
+
+def _quality_strip(ax, analysis, fig=None):
+    dt = analysis.seconds_per_px
+    edges = np.append(analysis.window_starts, analysis.window_starts[-1] + analysis.window_side) * dt
+    # The last window is right-aligned and may overlap; draw each window from its start to the next.
+    edges[-2] = min(edges[-2], edges[-1])
+    mesh = ax.pcolormesh(edges, [0, 1], analysis.scores[None, :], cmap="viridis", vmin=0, vmax=1)
+    ax.set_yticks([])
+    ax.set_ylabel("quality", rotation=0, ha="right", va="center")
+    if fig is not None:
+        fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.03, label="score")
+    return mesh
+
+
+def _extent(analysis):
+    rows, width = analysis.image.shape
+    return [0, width * analysis.seconds_per_px, rows * analysis.calibration.mm_per_px, 0]
+
+
+def _save(fig, path: Path, dpi: int) -> Path:
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def plot_image(analysis, path: Path, dpi: int = 100) -> Path:
+    """Stitched image with the classifier's score per window above it."""
+    fig, (strip, ax) = plt.subplots(2, 1, figsize=FIGSIZE, sharex=True, height_ratios=[1, 8],
+                                    layout="constrained")
+    image, _ = _display(analysis.image)
+    ax.imshow(image, cmap="gray", aspect="auto", extent=_extent(analysis), vmin=0, vmax=255)
+    _quality_strip(strip, analysis, fig)
+    strip.set_title(f"{analysis.path.name}: stitched M-mode and acquisition quality "
+                    f"(>= {analysis.threshold:g} is good)")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("depth (mm)")
+    return _save(fig, path, dpi)
+
+
+def plot_mask(analysis, path: Path, dpi: int = 100) -> Path:
+    """Stitched image with the segmented cavity overlaid and bad regions shaded."""
+    fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
+    image, step = _display(analysis.image)
+    mask, _ = _display(analysis.mask.astype(np.float32))
+    ax.imshow(image, cmap="gray", aspect="auto", extent=_extent(analysis), vmin=0, vmax=255)
+    overlay = np.ma.masked_less(mask, 0.5)
+    ax.imshow(overlay, cmap="autumn", alpha=0.35, aspect="auto", extent=_extent(analysis), vmin=0, vmax=1)
+    _shade(ax, analysis)
+    ax.set_title(f"{analysis.path.name}: LV cavity segmentation (red shading: bad quality)")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("depth (mm)")
+    return _save(fig, path, dpi)
+
+
+def _events_plot(analysis, path: Path, dpi: int, which: str) -> Path:
+    time_s = np.arange(analysis.lvid_mm.size) * analysis.seconds_per_px
+    fig, (ax_vol, ax_lvid) = plt.subplots(2, 1, figsize=(FIGSIZE[0], 5.5), sharex=True, layout="constrained")
+    ax_vol.plot(time_s, teichholz_ul(analysis.lvid_mm), color="0.35", lw=0.8)
+    ax_lvid.plot(time_s, analysis.lvid_mm, color="0.35", lw=0.8)
+    label = "end-diastole" if which == "diastole" else "end-systole"
+    for good, colour, name in ((True, GOOD_COLOUR, "kept"), (False, BAD_COLOUR, "rejected (bad quality)")):
+        beats = [b for b in analysis.beats if b.good == good]
+        t = np.array([b.ed_time_s if which == "diastole" else b.es_time_s for b in beats])
+        d = np.array([b.lvid_d_mm if which == "diastole" else b.lvid_s_mm for b in beats])
+        ax_vol.scatter(t, teichholz_ul(d), s=18, color=colour, zorder=3, label=f"{label}, {name}")
+        ax_lvid.scatter(t, d, s=18, color=colour, zorder=3)
+    for ax in (ax_vol, ax_lvid):
+        _shade(ax, analysis)
+    ax_vol.set_ylabel("LV Vol (uL)")
+    ax_lvid.set_ylabel("LVID (mm)")
+    ax_lvid.set_xlabel("time (s)")
+    ax_vol.legend(loc="upper right", fontsize=8)
+    ax_vol.set_title(f"{analysis.path.name}: LV volume and LVID, {label}s (red shading: bad quality)")
+    return _save(fig, path, dpi)
+
+
+def plot_diastoles(analysis, path: Path, dpi: int = 100) -> Path:
+    return _events_plot(analysis, path, dpi, "diastole")
+
+
+def plot_systoles(analysis, path: Path, dpi: int = 100) -> Path:
+    return _events_plot(analysis, path, dpi, "systole")
+
+
+def plot_heart_rate(analysis, path: Path, dpi: int = 100) -> Path:
+    """Heart rate per beat over time with the quality strip, and LV Vol;d against heart rate."""
+    fig = plt.figure(figsize=(FIGSIZE[0], 5.5), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[3, 1], height_ratios=[1, 6])
+    strip = fig.add_subplot(grid[0, 0])
+    ax = fig.add_subplot(grid[1, 0], sharex=strip)
+    scatter = fig.add_subplot(grid[:, 1])
+    _quality_strip(strip, analysis)
+    beats = analysis.beats
+    colours = [GOOD_COLOUR if b.good else BAD_COLOUR for b in beats]
+    t = [b.ed_time_s for b in beats]
+    hr = [b.heart_rate_bpm for b in beats]
+    ax.plot(t, hr, color="0.6", lw=0.8)
+    ax.scatter(t, hr, c=colours, s=18, zorder=3)
+    _shade(ax, analysis)
+    ax.set_xlim(0, analysis.lvid_mm.size * analysis.seconds_per_px)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("heart rate (bpm)")
+    strip.set_title(f"{analysis.path.name}: heart rate per beat (green: kept, red: bad quality)")
+    scatter.scatter(hr, [b.lv_vol_d_ul for b in beats], c=colours, s=18)
+    scatter.set_xlabel("heart rate (bpm)")
+    scatter.set_ylabel("LV Vol;d (uL)")
+    return _save(fig, path, dpi)
+
+
+def plot_lvid_volume(time_s, lvid, volume, path: Path, dpi: int = 100) -> Path:
+    """LVID and LV volume over time (for heart_segmentation.test on one recording)."""
+    fig, (ax_lvid, ax_vol) = plt.subplots(2, 1, figsize=(FIGSIZE[0], 5), sharex=True, layout="constrained")
+    ax_lvid.plot(time_s, lvid, lw=0.8)
+    ax_vol.plot(time_s, volume, lw=0.8)
+    ax_lvid.set_ylabel("LVID (mm)")
+    ax_vol.set_ylabel("LV Vol (uL)")
+    ax_vol.set_xlabel("time (s)")
+    return _save(fig, path, dpi)
+
+
+def write_graphs(analysis, out_dir: Path, dpi: int = 100) -> list[Path]:
+    """All five graphs under their original file names."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    functions = (plot_image, plot_mask, plot_diastoles, plot_systoles, plot_heart_rate)
+    return [f(analysis, out_dir / name, dpi) for f, name in zip(functions, GRAPH_FILES)]

@@ -1,0 +1,218 @@
+"""Measure every M-mode DICOM recording in a folder (a whole study).
+
+    python run4all.py -i study/ -m 40 -o results/ [--mass-table masses.csv] [--resume] [--workers 2]
+
+Every ``*.dcm`` file and every DICOM file without an extension is analysed in
+sorted order. Graphs go to OUTPUT/<file stem>/, one CSV for the study to
+OUTPUT/output_all.csv (or output_stats.csv), and files that fail are listed in
+OUTPUT/errors.csv (file, error) while the run goes on. ``--resume`` skips
+files already finished. Exit status: 0 all files ok, 1 some failed, 2 bad
+input or usage.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, add_common_arguments, analyse_and_write,
+                       configure_logging, default_csv_name, ensure_writable, load_models, report)
+from mmode.errors import BadMassError, EchoInputError
+
+log = logging.getLogger("run4all")
+
+ERRORS_CSV = "errors.csv"
+DONE_FILE = "done.json"  # written into OUTPUT/<stem>/ once a file's rows are in the CSV
+DICOM_MAGIC_OFFSET = 128
+
+
+def is_dicom(path: Path) -> bool:
+    """A ``.dcm`` file, or a file without extension that starts with the DICOM preamble."""
+    if path.suffix.lower() == ".dcm":
+        return True
+    if path.suffix:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(DICOM_MAGIC_OFFSET)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def find_recordings(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_dicom(p))
+
+
+def read_mass_table(path: Path) -> dict[str, str]:
+    """File name or stem -> mass (g) from a CSV with columns file, mass."""
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"file", "mass"} <= set(reader.fieldnames):
+                raise BadMassError(path, "mass table needs the columns file, mass")
+            table = {}
+            for row in reader:
+                table[row["file"]] = row["mass"]
+                table[Path(row["file"]).stem] = row["mass"]
+            return table
+    except OSError as exc:
+        raise BadMassError(path, f"cannot read mass table ({exc.strerror})") from None
+
+
+def input_signature(path: Path, mass, mode: str) -> dict:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "mass": str(mass), "write": mode}
+
+
+def is_done(path: Path, out_dir: Path, mass, mode: str) -> bool:
+    try:
+        return json.loads((out_dir / DONE_FILE).read_text()) == input_signature(path, mass, mode)
+    except (OSError, ValueError):
+        return False
+
+
+def mark_done(path: Path, out_dir: Path, mass, mode: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{DONE_FILE}.tmp"
+    tmp.write_text(json.dumps(input_signature(path, mass, mode)))
+    os.replace(tmp, out_dir / DONE_FILE)
+
+
+# --- work for one file; runs in this process or in a worker --------------------------------
+
+_models = None
+
+
+def _init_worker(args, threads: int) -> None:
+    """Load the models once per worker process and share the cores fairly."""
+    global _models
+    import torch
+
+    torch.set_num_threads(threads)
+    configure_logging(args)
+    _models = load_models(args)
+
+
+def process(path: Path, mass, args, out_root: Path) -> tuple[list[dict] | None, str | None, int]:
+    """(CSV rows, None, good beats) for a file, or (None, error message, 0)."""
+    from mmode.results import rows_for
+
+    try:
+        analysis = analyse_and_write(path, mass, _models, args, out_root / path.stem, args.graphs)
+    except EchoInputError as error:
+        return None, error.problem, 0
+    except Exception as error:  # one broken file must not end the study
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        return None, f"{type(error).__name__}: {error}", 0
+    return rows_for(analysis, args.write)[1], None, len(analysis.good_beats)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-i", "--input", type=Path, required=True, help="folder of DICOM files")
+    parser.add_argument("-o", "--output", type=Path, default=Path("."), help="output root (default: .)")
+    add_common_arguments(parser)
+    parser.add_argument("--mass-table", type=Path, help="CSV with columns file, mass (g): one mass per mouse")
+    parser.add_argument("--resume", action="store_true", help="skip files already finished in OUTPUT")
+    parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    args = parser.parse_args(argv)
+    if args.mass is None and args.mass_table is None:
+        parser.error("give -m/--mass, --mass-table, or both")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    configure_logging(args)
+    from tqdm import tqdm
+
+    from mmode.results import ALL_COLUMNS, STATS_COLUMNS, replace_rows
+    from mmode.windows import crop_ratio
+
+    try:
+        if not args.input.is_dir():
+            raise EchoInputError(args.input, "is not a folder")
+        ensure_writable(args.output)
+        masses = read_mass_table(args.mass_table) if args.mass_table else {}
+        if args.mass is not None:
+            crop_ratio(args.mass, "-m/--mass")  # a bad default mass is a usage error, not a file error
+        recordings = find_recordings(args.input)
+        if not recordings:
+            raise EchoInputError(args.input, "no DICOM files (*.dcm or DICOM files without extension)")
+    except EchoInputError as error:
+        report(error, args.debug)
+        return EXIT_BAD_INPUT
+
+    csv_path = args.output / default_csv_name(args.write)
+    errors_path = args.output / ERRORS_CSV
+    mass_of = {p: masses.get(p.name, masses.get(p.stem, args.mass)) for p in recordings}
+    todo = [p for p in recordings
+            if not (args.resume and is_done(p, args.output / p.stem, mass_of[p], args.write))]
+    skipped = len(recordings) - len(todo)
+    if skipped:
+        log.warning("resuming: %d of %d files already finished", skipped, len(recordings))
+
+    columns = ALL_COLUMNS if args.write == "all" else STATS_COLUMNS
+    ok, failed, beats_kept = skipped, 0, 0
+    started = time.perf_counter()
+    try:
+        results = _run(todo, mass_of, args)
+        for path, (rows, error, n_good) in tqdm(results, total=len(todo), desc="recordings", unit="file",
+                                                disable=None):
+            if error is None:
+                replace_rows(csv_path, columns, [path.name], rows)
+                replace_rows(errors_path, ["file", "error"], [path.name], [])
+                mark_done(path, args.output / path.stem, mass_of[path], args.write)
+                ok += 1
+                beats_kept += n_good
+            else:
+                log.warning("%s: %s", path, error)
+                replace_rows(csv_path, columns, [path.name], [])
+                replace_rows(errors_path, ["file", "error"], [path.name], [{"file": path.name, "error": error}])
+                failed += 1
+    except EchoInputError as error:  # e.g. missing model files: nothing can run
+        report(error, args.debug)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"interrupted: {ok} files finished; rerun with --resume to continue", file=sys.stderr)
+        return 130
+    noun = "beats" if args.write == "all" else "good beats"
+    print(f"{ok} files ok, {failed} failed, {beats_kept} {noun} kept in this run "
+          f"({time.perf_counter() - started:.1f} s); CSV: {csv_path}"
+          + (f"; errors: {errors_path}" if failed else ""), file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _run(todo, mass_of, args):
+    """Yield (path, result) in input order, from this process or a pool of workers."""
+    global _models
+    if args.workers == 1 or len(todo) <= 1:
+        _models = load_models(args)
+        for path in todo:
+            yield path, process(path, mass_of[path], args, args.output)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    context = multiprocessing.get_context("spawn")  # forking a process that holds torch threads can hang
+    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker,
+                             initargs=(args, threads)) as pool:
+        futures = [(path, pool.submit(process, path, mass_of[path], args, args.output)) for path in todo]
+        for path, future in futures:
+            yield path, future.result()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Bad input raises our specific exceptions, each naming the file."""
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from mmode.dicom_io import read_frames
+from mmode.errors import (CalibrationError, CorruptFileError, EchoInputError, NoMModeRegionError,
+                          NoPixelDataError, NotDicomError)
+from mmode.recording import load_recording
+
+
+@pytest.mark.parametrize("name", ["examples_ybr_color.dcm", "examples_palette.dcm", "examples_rgb_color.dcm"])
+def test_pydicom_ultrasound_examples_have_no_mmode_region(name):
+    path = get_testdata_file(name)
+    with pytest.raises(NoMModeRegionError, match=name):
+        read_frames(path)
+
+
+def test_random_bytes_are_not_dicom(tmp_path):
+    path = tmp_path / "noise.dcm"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(NotDicomError, match=r"noise\.dcm: not a DICOM file"):
+        read_frames(path)
+
+
+def test_empty_file_is_not_dicom(tmp_path):
+    path = tmp_path / "empty.dcm"
+    path.touch()
+    with pytest.raises(NotDicomError, match="empty.dcm"):
+        read_frames(path)
+
+
+@pytest.mark.parametrize("fraction", [0.0005, 0.02, 0.5, 0.999])
+def test_truncated_phantom(write_phantom, tmp_path, fraction):
+    path, _, _ = write_phantom(seed=21)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[:int(len(data) * fraction)])
+    with pytest.raises(EchoInputError, match=r"cut\.dcm: ") as info:
+        load_recording(cut)
+    assert type(info.value) in (NotDicomError, CorruptFileError, NoMModeRegionError)
+
+
+def test_truncated_pixel_data_is_corrupt(write_phantom, tmp_path):
+    path, _, _ = write_phantom(seed=21)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CorruptFileError, match=r"cut\.dcm: pixel data cannot be decoded"):
+        load_recording(cut)
+
+
+def _rewrite(path, out, change):
+    ds = pydicom.dcmread(path)
+    change(ds)
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
+def test_no_pixel_data(write_phantom, tmp_path):
+    path, _, _ = write_phantom(seed=21)
+    out = _rewrite(path, tmp_path / "nopix.dcm", lambda ds: ds.__delattr__("PixelData"))
+    with pytest.raises(NoPixelDataError, match=r"nopix\.dcm: DICOM file holds no pixel data"):
+        read_frames(out)
+
+
+def test_no_ultrasound_regions(write_phantom, tmp_path):
+    path, _, _ = write_phantom(seed=21)
+    out = _rewrite(path, tmp_path / "noreg.dcm", lambda ds: ds.__delattr__("SequenceOfUltrasoundRegions"))
+    with pytest.raises(NoMModeRegionError, match="no SequenceOfUltrasoundRegions"):
+        read_frames(out)
+
+
+def test_regions_without_mmode(write_phantom, tmp_path):
+    path, _, _ = write_phantom(seed=21)
+
+    def drop_mmode(ds):
+        ds.SequenceOfUltrasoundRegions = [r for r in ds.SequenceOfUltrasoundRegions if r.RegionSpatialFormat != 2]
+
+    with pytest.raises(NoMModeRegionError, match=r"found formats \[1, 4\]"):
+        read_frames(_rewrite(path, tmp_path / "nomm.dcm", drop_mmode))
+
+
+def test_wrong_units(write_phantom, tmp_path):
+    path, _, _ = write_phantom(seed=21)
+
+    def mm_units(ds):
+        for region in ds.SequenceOfUltrasoundRegions:
+            if region.RegionSpatialFormat == 2:
+                region.PhysicalUnitsYDirection = 2  # percent, not cm
+
+    with pytest.raises(CalibrationError, match=r"units\.dcm: M-mode region units are \(4, 2\)"):
+        read_frames(_rewrite(path, tmp_path / "units.dcm", mm_units))
+
+
+def test_region_outside_frame(write_phantom, tmp_path):
+    path, _, _ = write_phantom(seed=21)
+
+    def grow(ds):
+        for region in ds.SequenceOfUltrasoundRegions:
+            region.RegionLocationMaxY1 = 5000
+
+    with pytest.raises(CalibrationError, match="lies outside"):
+        read_frames(_rewrite(path, tmp_path / "box.dcm", grow))
