@@ -514,7 +514,8 @@ def write(ph: Phantom, path: Path) -> Path:
         writer.writerow(["column", "anterior_epicardium", "anterior_endocardium",
                          "posterior_endocardium", "posterior_epicardium", "lvid_mm"])
         for col, (b4, b3, b1, b2, lvid) in enumerate(zip(*ph.borders, ph.lvid_mm)):
-            writer.writerow([col, f"{b4:.3f}", f"{b3:.3f}", f"{b1:.3f}", f"{b2:.3f}", f"{lvid:.5f}"])
+            # %.9g round-trips float32 exactly, so masks rebuilt from the CSV equal cavity_mask().
+            writer.writerow([col, *(f"{b:.9g}" for b in (b4, b3, b1, b2)), f"{lvid:.5f}"])
     return path
 
 

@@ -13,7 +13,7 @@ from mmode.beats import Beat, detect_beats, lvid_mm
 from mmode.dicom_io import Calibration
 from mmode.errors import NoCavityError, RecordingTooShortError
 from mmode.recording import load_recording
-from mmode.windows import crop_ratio, tile_starts, vertical_start, window_of
+from mmode.windows import column_scores, crop_ratio, tile_starts, vertical_start
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,11 @@ class Analysis:
     image: np.ndarray  # (rows, width) float32 grey
     mask: np.ndarray  # (rows, width) bool cavity
     lvid_mm: np.ndarray  # (width,)
-    window_starts: np.ndarray  # left column of each quality window
+    window_starts: np.ndarray  # left column of each quality window (half a side apart)
     window_side: int
     window_tops: np.ndarray
     scores: np.ndarray  # classifier sigmoid per window
+    column_scores: np.ndarray  # (width,) lowest score of the windows covering each column
     threshold: float
     beats: list[Beat]  # every detected beat, each with its quality and good flag
     timings: dict = field(default_factory=dict)
@@ -46,21 +47,19 @@ class Analysis:
         return [b for b in self.beats if b.good]
 
     def good_columns(self) -> np.ndarray:
-        """(width,) bool: columns whose quality window is good."""
-        columns = np.arange(self.image.shape[1])
-        return self.scores[window_of(columns, self.window_starts)] >= self.threshold
+        """(width,) bool: columns whose every covering quality window is good."""
+        return self.column_scores >= self.threshold
 
     @property
     def good_fraction(self) -> float:
         return float(self.good_columns().mean())
 
 
-def gate_beats(beats: list[Beat], starts: np.ndarray, scores: np.ndarray, threshold: float) -> list[Beat]:
-    """Give each beat the lower score of its end-diastole's and end-systole's windows; good if both pass."""
+def gate_beats(beats: list[Beat], scores_per_column: np.ndarray, threshold: float) -> list[Beat]:
+    """Give each beat the lower quality score at its end-diastole and end-systole; good if it passes."""
     gated = []
     for beat in beats:
-        ed_window, es_window = window_of([beat.ed_index, beat.es_index], starts)
-        quality = float(min(scores[ed_window], scores[es_window]))
+        quality = float(min(scores_per_column[beat.ed_index], scores_per_column[beat.es_index]))
         gated.append(dataclasses.replace(beat, quality=quality, good=quality >= threshold))
     return gated
 
@@ -96,15 +95,16 @@ def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="
 
     started = time.perf_counter()
     side = min(int(rows * ratio), width)
-    starts = tile_starts(width, side)
+    starts = tile_starts(width, side, max(side // 2, 1))
     tops = np.array([vertical_start(mask[:, s:s + side], side) for s in starts])
     windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
     scores = classify_windows(quality_net, windows, device)
+    per_column = column_scores(starts, side, scores, width)
     timings["quality"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    beats = gate_beats(detect_beats(lvid, cal.seconds_per_px), starts, scores, threshold)
+    beats = gate_beats(detect_beats(lvid, cal.seconds_per_px), per_column, threshold)
     timings["beats"] = time.perf_counter() - started
     if not beats:
         log.warning("%s: no complete heart beat found", path)
-    return Analysis(path, cal, image, mask, lvid, starts, side, tops, scores, threshold, beats, timings)
+    return Analysis(path, cal, image, mask, lvid, starts, side, tops, scores, per_column, threshold, beats, timings)

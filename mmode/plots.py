@@ -43,16 +43,15 @@ def _shade(ax, analysis) -> None:
 
 
 def _quality_strip(ax, analysis, fig=None):
-    dt = analysis.seconds_per_px
-    edges = np.append(analysis.window_starts, analysis.window_starts[-1] + analysis.window_side) * dt
-    # The last window is right-aligned and may overlap; draw each window from its start to the next.
-    edges[-2] = min(edges[-2], edges[-1])
-    mesh = ax.pcolormesh(edges, [0, 1], analysis.scores[None, :], cmap="viridis", vmin=0, vmax=1)
+    """The quality score per column (the lowest of its windows) as a coloured strip."""
+    strip, _ = _display(analysis.column_scores[None, :].astype(np.float32))
+    extent = [0, analysis.column_scores.size * analysis.seconds_per_px, 0, 1]
+    shown = ax.imshow(strip, cmap="viridis", vmin=0, vmax=1, aspect="auto", extent=extent)
     ax.set_yticks([])
     ax.set_ylabel("quality", rotation=0, ha="right", va="center")
     if fig is not None:
-        fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.03, label="score")
-    return mesh
+        fig.colorbar(shown, ax=ax, pad=0.01, fraction=0.03, label="score")
+    return shown
 
 
 def _extent(analysis):

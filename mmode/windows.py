@@ -23,14 +23,30 @@ def crop_ratio(mass_g: float, path=None) -> float:
     return CROP_RATIOS[bisect.bisect_right(MASS_EDGES_G, mass)]
 
 
-def tile_starts(width: int, side: int) -> np.ndarray:
-    """Left edges of windows of ``side`` columns tiling ``width``; the last one right-aligned."""
+def tile_starts(width: int, side: int, stride: int | None = None) -> np.ndarray:
+    """Left edges of windows of ``side`` columns, ``stride`` apart (default: side), covering ``width``.
+
+    The last window is right-aligned.
+    """
     if width <= side:
         return np.array([0])
-    starts = np.arange(0, width - side + 1, side)
+    starts = np.arange(0, width - side + 1, stride or side)
     if starts[-1] != width - side:
         starts = np.append(starts, width - side)
     return starts
+
+
+def column_scores(starts: np.ndarray, side: int, scores: np.ndarray, width: int) -> np.ndarray:
+    """Per column, the lowest score of the windows that cover it, shape (width,).
+
+    With windows half a side apart every column lies in two windows, and a
+    column inside a bad stretch always lies in one that is at least half bad,
+    which the classifier calls bad: taking the lowest keeps bad beats out.
+    """
+    per_column = np.full(width, np.inf)
+    for start, score in zip(starts, scores):
+        np.minimum(per_column[start:start + side], score, out=per_column[start:start + side])
+    return per_column
 
 
 def vertical_start(mask: np.ndarray, side: int) -> int:
@@ -40,6 +56,3 @@ def vertical_start(mask: np.ndarray, side: int) -> int:
     return int(np.clip(round(centre - side / 2), 0, max(mask.shape[0] - side, 0)))
 
 
-def window_of(columns, starts: np.ndarray) -> np.ndarray:
-    """Index of the tiled window holding each column (the first one that starts at or before it)."""
-    return np.searchsorted(starts, np.asarray(columns), side="right") - 1

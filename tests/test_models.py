@@ -1,0 +1,211 @@
+"""Both networks: published-checkpoint compatibility, loaders, training steps, datasets, metrics."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from heart_segmentation import QuickNat, QuickNatConfig
+from heart_segmentation.predict import load_checkpoint as load_seg
+from mmode.errors import CheckpointError
+from mmode.metrics import classification_metrics, dice
+from quality_classification import CardioNet
+from quality_classification.model import CardioNetConfig
+from quality_classification.predict import load_checkpoint as load_quality
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared golden fixtures not present")
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return torch.load(FIXTURES / "golden_io.pt", map_location="cpu", weights_only=True)
+
+
+@needs_fixtures
+def test_quicknat_reproduces_golden_logits(golden):
+    net = QuickNat()
+    checkpoint = torch.load(FIXTURES / "quicknat_golden.pt", map_location="cpu", weights_only=True)
+    net.load_state_dict(checkpoint["net_state_dict"], strict=True)
+    assert list(net.state_dict()) == list(checkpoint["net_state_dict"])  # same 200 keys, same order
+    with torch.no_grad():
+        logits = net.eval()(golden["input_01"])
+    torch.testing.assert_close(logits, golden["quicknat_logits"], atol=1e-4, rtol=0)
+
+
+@needs_fixtures
+def test_cardionet_reproduces_golden_outputs(golden):
+    net = CardioNet(1, 1)
+    net.load_state_dict(torch.load(FIXTURES / "cardionet_golden.pth", map_location="cpu", weights_only=True),
+                        strict=True)
+    with torch.no_grad():
+        outputs = net.eval()(golden["cardionet_input"])
+    torch.testing.assert_close(outputs[4], golden["cardionet_logit"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(outputs[5], golden["cardionet_sigmoid"], atol=1e-4, rtol=0)
+
+
+@needs_fixtures
+def test_loaders_accept_the_published_files_as_they_are(golden):
+    seg = load_seg(FIXTURES / "quicknat_golden.pt")
+    assert seg.config.num_filters == 64 and seg.config.input_px == 256 and not seg.training
+    quality = load_quality(FIXTURES / "cardionet_golden.pth")
+    assert quality.config.input_px == 256 and not quality.training
+    with torch.no_grad():
+        torch.testing.assert_close(seg(golden["input_01"]), golden["quicknat_logits"], atol=1e-4, rtol=0)
+
+
+def test_shipped_checkpoints_load_and_are_small():
+    seg, quality = load_seg(), load_quality()
+    assert seg.config.input_px in (128, 192, 256) and quality.config.input_px % 32 == 0
+    for package in ("heart_segmentation", "quality_classification"):
+        for path in (Path(__file__).resolve().parents[1] / package / "checkpoints").glob("*.pt"):
+            assert path.stat().st_size < 20e6
+
+
+def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path):
+    with pytest.raises(CheckpointError, match=r"missing\.pt: model file not found.*zenodo"):
+        load_seg(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"bad\.pt: cannot read model file"):
+        load_quality(bad)
+
+
+def test_wrong_architecture_is_reported(tmp_path):
+    path = tmp_path / "wrong.pt"
+    net = QuickNat(QuickNatConfig(num_filters=8))
+    torch.save({"net_state_dict": net.state_dict(), "config": QuickNatConfig(num_filters=16).to_dict()}, path)
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_seg(path)
+
+
+def test_few_training_steps_lower_segmentation_loss():
+    from heart_segmentation.train import run_epoch
+
+    torch.manual_seed(0)
+    images = torch.rand(8, 1, 64, 64) * 0.3
+    masks = torch.zeros(8, 1, 64, 64)
+    masks[:, :, 20:44] = 1
+    images = images + 0.5 * (1 - masks)  # dark cavity between bright walls
+    loader = [(images[:4], masks[:4]), (images[4:], masks[4:])]
+    net = QuickNat(QuickNatConfig(num_filters=4, input_px=64))
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    before = run_epoch(net, loader)["loss"]
+    for _ in range(5):
+        run_epoch(net, loader, optimizer)
+    assert run_epoch(net, loader)["loss"] < 0.7 * before
+
+
+def test_few_training_steps_lower_classification_loss():
+    from quality_classification.train import run_epoch
+
+    torch.manual_seed(0)
+    labels = torch.tensor([0.0, 1.0] * 4)
+    images = torch.randn(8, 1, 64, 64) * 0.2 + labels[:, None, None, None]
+    loader = [(images[:4], labels[:4]), (images[4:], labels[4:])]
+    net = CardioNet(config=CardioNetConfig(input_px=64))
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
+    losses = [run_epoch(net, loader, optimizer)["loss"] for _ in range(6)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_classification_metrics_by_hand():
+    m = classification_metrics([1, 1, 0, 0, 1, 0], [1, 0, 0, 1, 1, 0])
+    # tp 2, tn 2, fp 1, fn 1
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["fpr"] == pytest.approx(1 / 3)
+    assert m["fnr"] == pytest.approx(1 / 3)
+    assert m["f1"] == pytest.approx(4 / 6)
+
+
+def test_dice_by_hand():
+    a = np.zeros((4, 4), bool)
+    b = np.zeros((4, 4), bool)
+    a[:2] = True  # 8 pixels
+    b[1:3] = True  # 8 pixels, 4 shared
+    assert dice(a, b) == pytest.approx(0.5)
+    assert dice(a, a) == 1.0
+
+
+class _ConstantNet(torch.nn.Module):
+    """A 'network' whose logit is +10 everywhere: it calls the whole window cavity."""
+
+    config = QuickNatConfig(num_filters=4, input_px=32)
+
+    def forward(self, x):
+        return torch.full_like(x, 10.0)
+
+
+def test_segmentation_test_metrics_by_hand():
+    from heart_segmentation.test import evaluate_windows
+
+    images = np.zeros((2, 64, 64), np.float32)
+    masks = np.zeros((2, 64, 64), bool)
+    masks[0, :32] = True  # half the window: Dice 2 * 32 / (64 + 32)
+    masks[1, :16] = True  # a quarter: Dice 2 * 16 / (64 + 16)
+    metrics = evaluate_windows(_ConstantNet(), images, masks)
+    assert metrics["dice"] == pytest.approx((2 / 3 + 0.4) / 2, abs=1e-6)
+    s = torch.sigmoid(torch.tensor(10.0)).item()
+    mse = [0.5 * (1 - s) ** 2 + 0.5 * s ** 2, 0.25 * (1 - s) ** 2 + 0.75 * s ** 2]
+    assert metrics["mse"] == pytest.approx(np.mean(mse), rel=1e-5)
+    bce = [0.5 * -np.log(s) + 0.5 * -np.log(1 - s), 0.25 * -np.log(s) + 0.75 * -np.log(1 - s)]
+    assert metrics["loss"] == pytest.approx(np.mean(bce), rel=1e-4)
+
+
+def test_create_datasets_from_a_phantom(write_phantom, tmp_path):
+    import phantom
+    from heart_segmentation import create_dataset as seg_dataset
+    from quality_classification import create_dataset as quality_dataset
+    from quality_classification.create_dataset import STRIDE_PX
+    from mmode.windows import CROP_RATIOS
+
+    path, ph, truth = write_phantom(seed=31, bad_segments=(("gain_jump", 0.8, 0.5),))
+    phantom.write_quality_annotations([(path.name, ph)], path.parent / "quality_annotations.csv")
+    annotations = path.parent / "quality_annotations.csv"
+    assert quality_dataset.main(["-i", str(path.parent), "-o", str(tmp_path / "q"), "-a", str(annotations)]) == 0
+    assert seg_dataset.main(["-i", str(path.parent), "-o", str(tmp_path / "s"), "-a", str(annotations)]) == 0
+
+    dt, rows, width = truth["seconds_per_px"], 616, truth["stitched_width"]
+    expected = {"good": [], "bad": []}
+    for k, start in enumerate(range(0, width, STRIDE_PX)):
+        side = int(rows * CROP_RATIOS[k % len(CROP_RATIOS)])
+        if start + side > width:
+            break
+        lo, hi = start * dt, (start + side) * dt
+        if hi <= 0.8 or lo >= 1.3:
+            expected["good"].append(f"rec_{start:05d}")
+        elif min(hi, 1.3) - max(lo, 0.8) >= 0.5 * (hi - lo):
+            expected["bad"].append(f"rec_{start:05d}")
+    for label in ("good", "bad"):
+        assert expected[label]
+        assert sorted(p.stem for p in (tmp_path / "q" / "pngs" / label).glob("*.png")) == expected[label]
+        assert sorted(p.stem for p in (tmp_path / "q" / "npys" / label).glob("*.npy")) == expected[label]
+
+    seg_names = sorted(p.name for p in (tmp_path / "s" / "img").glob("*.png"))
+    starts = [s for s in range(0, width - rows + 1, 154) if (s + rows) * dt <= 0.8 or s * dt >= 1.3]
+    assert seg_names == [f"rec_{s:05d}.png" for s in starts]
+    assert seg_names == sorted(p.name for p in (tmp_path / "s" / "mask").glob("*.png"))
+    from PIL import Image
+
+    mask = np.asarray(Image.open(tmp_path / "s" / "mask" / seg_names[0])) > 0
+    np.testing.assert_array_equal(mask, ph.cavity_mask()[:, starts[0]:starts[0] + rows])
+
+
+def test_quality_test_script_writes_results(tmp_path, capsys):
+    from PIL import Image
+
+    from quality_classification import test as quality_test
+
+    for label in ("good", "bad"):
+        folder = tmp_path / "data" / "pngs" / label
+        folder.mkdir(parents=True)
+        for k in range(2):
+            Image.fromarray(np.full((40, 40), 30 * k, np.uint8)).save(folder / f"{label}{k}.png")
+    assert quality_test.main(["-d", str(tmp_path / "data"), "-o", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    rows = (tmp_path / "out" / "test_results.csv").read_text().splitlines()
+    assert rows[0] == "filename,predicted,true" and len(rows) == 5
+    predicted = [int(r.split(",")[1]) for r in rows[1:]]
+    true = [int(r.split(",")[2]) for r in rows[1:]]
+    accuracy = np.mean(np.array(predicted) == np.array(true))
+    assert f"accuracy {accuracy:.4f}" in printed

@@ -1,0 +1,83 @@
+"""The whole pipeline with the shipped weights on phantoms never used in training."""
+import numpy as np
+import pytest
+
+import phantom
+from heart_segmentation.predict import load_checkpoint as load_seg
+from mmode.analysis import analyse
+from mmode.results import all_rows
+from quality_classification.predict import load_checkpoint as load_quality
+
+# Seeds 7000+ are neither training (1000-1119) nor held-out network test seeds (5000-5019).
+CASES = [
+    dict(seed=7000, bad_segments=(("probe_slip", 1.2, 0.8),)),
+    dict(seed=7001, bad_segments=(("gain_jump", 0.6, 0.6), ("motion_burst", 2.6, 0.7))),
+    dict(seed=7002, bad_segments=(), jpeg=True),
+    dict(seed=7003, bad_segments=(("motion_burst", 1.5, 0.9),), heart_rate_bpm=520),
+    dict(seed=7004, bad_segments=(("probe_slip", 0.3, 0.6),), photometric="MONOCHROME2", heart_rate_bpm=800),
+]
+MASS_G = 25
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_seg(), load_quality()
+
+
+@pytest.fixture(scope="module")
+def analyses(models, tmp_path_factory):
+    out = []
+    for case in CASES:
+        ph = phantom.generate(phantom.PhantomConfig(n_frames=40, **case))
+        path = phantom.write(ph, tmp_path_factory.mktemp("pipe") / f"p{case['seed']}.dcm")
+        out.append((ph, analyse(path, MASS_G, *models)))
+    return out
+
+
+def _matches(ph, analysis):
+    """(truth beat, reported beat or None) for every good truth beat."""
+    reported = {b.ed_index: b for b in analysis.good_beats}
+    pairs = []
+    for truth in ph.beats:
+        if truth["good"]:
+            near = [b for ed, b in reported.items() if abs(ed - truth["ed_index"]) <= 3]
+            pairs.append((truth, near[0] if near else None))
+    return pairs
+
+
+def test_measurements_match_ground_truth(analyses):
+    hr, lvid_d, lvid_s = [], [], []
+    for ph, analysis in analyses:
+        for truth, beat in _matches(ph, analysis):
+            if beat is not None:
+                hr.append(abs(beat.heart_rate_bpm / truth["heart_rate_bpm"] - 1))
+                lvid_d.append(abs(beat.lvid_d_mm - truth["lvid_d_mm"]))
+                lvid_s.append(abs(beat.lvid_s_mm - truth["lvid_s_mm"]))
+    assert len(hr) > 100
+    assert np.median(hr) <= 0.02
+    assert np.median(lvid_d) <= 0.10
+    assert np.median(lvid_s) <= 0.10
+
+
+def test_at_least_90_percent_of_good_beats_reported(analyses):
+    pairs = [pair for ph, analysis in analyses for pair in _matches(ph, analysis)]
+    found = sum(beat is not None for _, beat in pairs)
+    assert found >= 0.9 * len(pairs)
+
+
+def test_no_reported_beat_inside_a_bad_interval(analyses):
+    for ph, analysis in analyses:
+        rows = all_rows(analysis)
+        assert len(rows) == len(analysis.good_beats)
+        for row in rows:
+            for key in ("lvid;d time", "lvid;s time"):
+                t = float(row[key])
+                assert not any(lo <= t <= hi for lo, hi in ph.bad_intervals), (ph.config.seed, row)
+
+
+def test_each_row_is_one_beat(analyses):
+    for _, analysis in analyses:
+        for beat in analysis.good_beats:
+            assert beat.ed_index < beat.es_index < beat.next_ed_index
+            assert 200 <= beat.heart_rate_bpm <= 1000
+            assert beat.lvid_s_mm < beat.lvid_d_mm
