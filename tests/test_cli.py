@@ -1,0 +1,158 @@
+"""end2end_framework.py and run4all.py: flags, outputs, and the original's defects fixed."""
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import end2end_framework
+import phantom
+import run4all
+from mmode.plots import GRAPH_FILES
+from mmode.results import ALL_COLUMNS, STATS_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "phantom_00042.dcm"
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("argv, graphs", [
+    ([], True), (["-g"], True), (["-g", "True"], True), (["-g", "False"], False), (["--graphs"], True),
+    (["--no-graphs"], False), (["-g", "false"], False), (["-g", "0"], False),
+])
+def test_graphs_flag_parses_what_it_says(argv, graphs):
+    # The original parsed -g as a string, so "-g False" still drew graphs.
+    args = end2end_framework.parse_args(["-i", "x.dcm", "-m", "40", *argv])
+    assert args.graphs is graphs
+    assert run4all.parse_args(["-i", "folder", "-m", "40", *argv]).graphs is graphs
+
+
+def test_both_scripts_share_defaults():
+    one = vars(end2end_framework.parse_args(["-i", "x.dcm", "-m", "40"]))
+    many = vars(run4all.parse_args(["-i", "x", "-m", "40"]))
+    for key in ("graphs", "write", "quality_model", "seg_model", "threshold", "dpi", "device"):
+        assert one[key] == many[key], key
+
+
+def test_default_weights_do_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = end2end_framework.parse_args(["-i", "x.dcm", "-m", "40"])
+    assert args.seg_model.is_absolute() and args.seg_model.is_file()
+    assert args.quality_model.is_absolute() and args.quality_model.is_file()
+
+
+def test_main_job_on_the_bundled_example_from_another_folder(tmp_path):
+    out = tmp_path / "example_output"
+    result = subprocess.run([sys.executable, str(ROOT / "end2end_framework.py"), "-i", str(EXAMPLE), "-m", "25",
+                             "-o", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(out / "output_all.csv")
+    assert list(rows[0]) == ALL_COLUMNS
+    assert len(rows) >= 25
+    for name in GRAPH_FILES:
+        size = (out / name).stat().st_size
+        assert 10_000 < size < 1_500_000, name
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    paths = []
+    for seed in (7100, 7101, 7102):
+        ph = phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=12))
+        paths.append(phantom.write(ph, folder / f"mouse{seed}.dcm"))
+    return folder, paths
+
+
+def test_rerun_replaces_rows_instead_of_duplicating(small, tmp_path):
+    _, paths = small
+    argv = ["-i", str(paths[0]), "-m", "25", "-o", str(tmp_path), "--no-graphs"]
+    assert end2end_framework.main(argv) == 0
+    first = read_csv(tmp_path / "output_all.csv")
+    assert end2end_framework.main(argv) == 0
+    assert read_csv(tmp_path / "output_all.csv") == first
+    assert end2end_framework.main(["-i", str(paths[1]), *argv[2:]]) == 0
+    both = read_csv(tmp_path / "output_all.csv")
+    assert {r["file"] for r in both} == {"mouse7100.dcm", "mouse7101.dcm"}
+    assert len([r for r in both if r["file"] == "mouse7100.dcm"]) == len(first)
+    assert not list(tmp_path.glob("*.png"))  # --no-graphs
+
+
+def test_stats_are_empty_not_zero_without_good_beats(small, tmp_path):
+    _, paths = small
+    argv = ["-i", str(paths[0]), "-m", "25", "-o", str(tmp_path), "-g", "False", "-w", "stats",
+            "--threshold", "1.01"]  # no window can score above 1: every beat is bad
+    assert end2end_framework.main(argv) == 0
+    rows = read_csv(tmp_path / "output_stats.csv")
+    assert list(rows[0]) == STATS_COLUMNS and len(rows) == 1
+    assert rows[0]["median_diastole"] == "" and rows[0]["min_heartrate"] == ""
+    assert rows[0]["n_good_beats"] == "0" and rows[0]["good_fraction"] == "0.000"
+
+
+def test_stats_summarise_good_beats(small, tmp_path):
+    _, paths = small
+    assert end2end_framework.main(["-i", str(paths[0]), "-m", "25", "-o", str(tmp_path), "--no-graphs"]) == 0
+    assert end2end_framework.main(["-i", str(paths[0]), "-m", "25", "-o", str(tmp_path), "--no-graphs",
+                                   "-w", "stats"]) == 0
+    beats = read_csv(tmp_path / "output_all.csv")
+    stats = read_csv(tmp_path / "output_stats.csv")[0]
+    values = sorted(float(r["lvid;d"]) for r in beats)
+    assert float(stats["max_diastole"]) == pytest.approx(values[-1], abs=1e-4)
+    assert float(stats["min_diastole"]) == pytest.approx(values[0], abs=1e-4)
+    assert int(stats["n_good_beats"]) == len(beats)
+
+
+@pytest.mark.parametrize("mass", ["abc", "0", "-5", "500"])
+def test_bad_mass_is_one_line_and_exit_2(small, tmp_path, capsys, mass):
+    _, paths = small
+    code = end2end_framework.main(["-i", str(paths[0]), "-m", mass, "-o", str(tmp_path), "--no-graphs"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "mouse7100.dcm" in err[0] and "body mass" in err[0]
+
+
+def test_not_a_dicom_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "notes.dcm"
+    bad.write_text("hello")
+    result = subprocess.run([sys.executable, str(ROOT / "end2end_framework.py"), "-i", str(bad), "-m", "25",
+                             "-o", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {bad}: not a DICOM file (no DICM preamble)"]
+
+
+def test_run4all_writes_one_csv_and_per_file_folders(small, tmp_path):
+    folder, paths = small
+    study = tmp_path / "study"
+    study.mkdir()
+    for path in paths:
+        os.symlink(path, study / path.name)
+    os.symlink(paths[0], study / "no_extension")  # DICOM without extension
+    (study / "broken.dcm").write_bytes(b"\0" * 300)
+    (study / "readme.txt").write_text("not a recording")
+    out = tmp_path / "out"
+    code = run4all.main(["-i", str(study), "-m", "25", "-o", str(out)])
+    assert code == 1  # one file failed, the rest went on
+    rows = read_csv(out / "output_all.csv")
+    assert {r["file"] for r in rows} == {"mouse7100.dcm", "mouse7101.dcm", "mouse7102.dcm", "no_extension"}
+    for stem in ("mouse7100", "mouse7101", "mouse7102", "no_extension"):
+        assert sorted(p.name for p in (out / stem).glob("*.png")) == sorted(GRAPH_FILES)
+    errors = read_csv(out / "errors.csv")
+    assert [e["file"] for e in errors] == ["broken.dcm"] and "not a DICOM file" in errors[0]["error"]
+
+
+def test_run4all_mass_table(small, tmp_path):
+    folder, paths = small
+    table = tmp_path / "masses.csv"
+    table.write_text("file,mass\nmouse7100.dcm,22\nmouse7101,31.5\nmouse7102.dcm,heavy\n")
+    out = tmp_path / "out"
+    code = run4all.main(["-i", str(folder), "--mass-table", str(table), "-o", str(out), "--no-graphs",
+                         "-w", "stats"])
+    assert code == 1
+    assert [r["file"] for r in read_csv(out / "output_stats.csv")] == ["mouse7100.dcm", "mouse7101.dcm"]
+    assert "body mass 'heavy'" in read_csv(out / "errors.csv")[0]["error"]
