@@ -62,6 +62,9 @@ def default_csv_name(mode: str) -> str:
 def configure_logging(args) -> None:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # pydicom warns about every odd value in a file; show that only when asked for.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if args.verbose or args.debug else logging.ERROR)
 
 
 @dataclass

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmode.errors import (CalibrationError, CorruptFileError, NoMModeRegionError, NoPixelDataError,
-                          NotDicomError, UnsupportedPixelFormatError)
+from mmode.errors import (CalibrationError, CorruptFileError, EchoInputError, NoMModeRegionError,
+                          NoPixelDataError, NotDicomError, UnsupportedPixelFormatError)
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +195,20 @@ def read_frames(path) -> Frames:
         raise NotDicomError(path, "not a DICOM file (no DICM preamble)") from None
     except Exception as exc:
         raise CorruptFileError(path, f"damaged DICOM file ({type(exc).__name__}: {exc})") from None
+    try:
+        return _frames_of(ds, path)
+    except EchoInputError:
+        raise
+    except Exception as exc:  # pydicom parses lazily: a damaged element fails where it is first used
+        raise CorruptFileError(path, f"damaged or inconsistent DICOM data ({type(exc).__name__}: "
+                                     f"{str(exc)[:100]})") from None
+
+
+def _frames_of(ds, path: Path) -> Frames:
     if "PixelData" not in ds:
         raise NoPixelDataError(path, "DICOM file holds no pixel data (PixelData)")
     cal = calibration(ds, path)
-    try:
-        pixels, colour = _decoded(ds, path)
-    except (AttributeError, KeyError) as exc:
-        raise CorruptFileError(path, f"image attributes missing ({exc})") from None
+    pixels, colour = _decoded(ds, path)
     box = cal.region
     if pixels.shape[1] < box.y1 or pixels.shape[2] < box.x1:
         raise CalibrationError(path, f"M-mode region {box} lies outside the {pixels.shape[2]}x{pixels.shape[1]} frame")
