@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, analyse_and_write, configure_logging,
-                       default_csv_name, ensure_writable, load_models, report)
+from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, analyse_and_write, check_good_beats,
+                       configure_logging, default_csv_name, ensure_writable, load_models, report)
 from mmode.errors import EchoInputError
 
 log = logging.getLogger("end2end_framework")
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
         replace_rows(csv_path, columns, [args.input.name], rows)
         log.info("%s: %d of %d beats good; wrote %s (%.2f s)", args.input, len(analysis.good_beats),
                  len(analysis.beats), csv_path, time.perf_counter() - started)
+        check_good_beats(analysis)
     except EchoInputError as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT

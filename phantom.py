@@ -184,7 +184,7 @@ def _smooth_noise(rng, shape, sigma) -> np.ndarray:
 
 def _bad_segments(rng, cfg, duration):
     if cfg.bad_segments is not None:
-        return [(k, float(s), float(s + d)) for k, s, d in cfg.bad_segments]
+        return [(k, float(s), min(float(s + d), duration)) for k, s, d in cfg.bad_segments if s < duration]
     segments = []
     for _ in range(int(rng.integers(0, 3))):
         length = rng.uniform(0.35, 1.2)

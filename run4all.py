@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, add_common_arguments, analyse_and_write,
-                       configure_logging, default_csv_name, ensure_writable, load_models, report)
+                       check_good_beats, configure_logging, default_csv_name, ensure_writable, load_models, report)
 from mmode.errors import BadMassError, EchoInputError
 
 log = logging.getLogger("run4all")
@@ -84,7 +84,7 @@ def mark_done(path: Path, out_dir: Path, mass, mode: str) -> None:
     os.replace(tmp, out_dir / DONE_FILE)
 
 
-# --- work for one file; runs in this process or in a worker --------------------------------
+# --- work for one file; runs in this process, a pool worker or a dask worker -------------
 
 _models = None
 
@@ -99,10 +99,16 @@ def _init_worker(args, threads: int) -> None:
     _models = load_models(args)
 
 
-def process(path: Path, mass, args, out_root: Path) -> tuple[list[dict] | None, str | None, int]:
-    """(CSV rows, None, good beats) for a file, or (None, error message, 0)."""
+def process(path: Path, mass, args, out_root: Path, threads: int | None = None):
+    """(CSV rows or None, error message or None, number of good beats) for one file.
+
+    A recording without good beats has rows (an empty stats row) and an error.
+    Models are loaded on first use in each process (``threads``: torch threads then).
+    """
     from mmode.results import rows_for
 
+    if _models is None:
+        _init_worker(args, threads or 1)
     try:
         analysis = analyse_and_write(path, mass, _models, args, out_root / path.stem, args.graphs)
     except EchoInputError as error:
@@ -113,7 +119,12 @@ def process(path: Path, mass, args, out_root: Path) -> tuple[list[dict] | None, 
 
             traceback.print_exc()
         return None, f"{type(error).__name__}: {error}", 0
-    return rows_for(analysis, args.write)[1], None, len(analysis.good_beats)
+    rows = rows_for(analysis, args.write)[1]
+    try:
+        check_good_beats(analysis)
+    except EchoInputError as error:
+        return rows, error.problem, 0
+    return rows, None, len(analysis.good_beats)
 
 
 def parse_args(argv=None):
@@ -124,6 +135,8 @@ def parse_args(argv=None):
     parser.add_argument("--mass-table", type=Path, help="CSV with columns file, mass (g): one mass per mouse")
     parser.add_argument("--resume", action="store_true", help="skip files already finished in OUTPUT")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on a dask.distributed cluster, e.g. tcp://host:8786 (needs the 'distributed' package)")
     args = parser.parse_args(argv)
     if args.mass is None and args.mass_table is None:
         parser.error("give -m/--mass, --mass-table, or both")
@@ -170,16 +183,16 @@ def main(argv=None) -> int:
         results = _run(todo, mass_of, args)
         for path, (rows, error, n_good) in tqdm(results, total=len(todo), desc="recordings", unit="file",
                                                 disable=None):
-            if error is None:
+            if rows is not None:  # a failed file keeps the rows of an earlier run
                 replace_rows(csv_path, columns, [path.name], rows)
-                replace_rows(errors_path, ["file", "error"], [path.name], [])
+            replace_rows(errors_path, ["file", "error"], [path.name],
+                         [] if error is None else [{"file": path.name, "error": error}])
+            if error is None:
                 mark_done(path, args.output / path.stem, mass_of[path], args.write)
                 ok += 1
                 beats_kept += n_good
             else:
                 log.warning("%s: %s", path, error)
-                replace_rows(csv_path, columns, [path.name], [])
-                replace_rows(errors_path, ["file", "error"], [path.name], [{"file": path.name, "error": error}])
                 failed += 1
     except EchoInputError as error:  # e.g. missing model files: nothing can run
         report(error, args.debug)
@@ -195,8 +208,11 @@ def main(argv=None) -> int:
 
 
 def _run(todo, mass_of, args):
-    """Yield (path, result) in input order, from this process or a pool of workers."""
+    """Yield (path, result) in input order, from this process, a pool of workers or a dask cluster."""
     global _models
+    if args.scheduler:
+        yield from _run_dask(todo, mass_of, args)
+        return
     if args.workers == 1 or len(todo) <= 1:
         _models = load_models(args)
         for path in todo:
@@ -211,6 +227,35 @@ def _run(todo, mass_of, args):
                              initargs=(args, threads)) as pool:
         futures = [(path, pool.submit(process, path, mass_of[path], args, args.output)) for path in todo]
         for path, future in futures:
+            yield path, future.result()
+
+
+def _dask_task(path, mass, args, out_root, slots_per_host):
+    """process() on a dask worker, with torch using this host's cores divided among its task slots."""
+    from distributed import get_worker
+
+    host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
+    threads = max(1, (os.cpu_count() or 1) // slots_per_host.get(host, 1))
+    return process(path, mass, args, out_root, threads)
+
+
+def _run_dask(todo, mass_of, args):
+    """Submit every file to an existing dask.distributed cluster; the files must be on shared storage."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise EchoInputError(None, "--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+    try:
+        client = Client(args.scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise EchoInputError(None, f"cannot reach the dask scheduler at {args.scheduler} ({exc})") from None
+    with client:
+        slots_per_host = {}
+        for worker in client.scheduler_info()["workers"].values():
+            slots_per_host[worker["host"]] = slots_per_host.get(worker["host"], 0) + worker["nthreads"]
+        futures = [client.submit(_dask_task, path.resolve(), mass_of[path], args, args.output.resolve(),
+                                 slots_per_host, pure=False) for path in todo]
+        for path, future in zip(todo, futures):
             yield path, future.result()
 
 

@@ -13,9 +13,12 @@ from mmode.nets import to_network_batch
 
 
 class SegmentationDataset(Dataset):
-    """All windows held in memory at network size: image (1, px, px) in 0-1, mask (1, px, px) 0/1."""
+    """All windows held in memory at network size: image (1, rows, cols) in 0-1, mask (1, rows, cols) 0/1.
 
-    def __init__(self, root, size: int, names=None, transform=None):
+    ``size`` is an int (square) or (rows, columns).
+    """
+
+    def __init__(self, root, size, names=None, transform=None):
         root = Path(root)
         self.names = sorted(p.name for p in (root / "img").glob("*.png")) if names is None else list(names)
         if not self.names:
@@ -26,7 +29,8 @@ class SegmentationDataset(Dataset):
             image = np.asarray(Image.open(root / "img" / name).convert("L"), dtype=np.float32)
             mask = np.asarray(Image.open(root / "mask" / name).convert("L"), dtype=np.float32) / 255.0
             images.append(to_network_batch(image[None], size)[0])
-            resized = F.interpolate(torch.from_numpy(mask)[None, None], size=(size, size), mode="bilinear",
+            shape = (size, size) if isinstance(size, int) else tuple(size)
+            resized = F.interpolate(torch.from_numpy(mask)[None, None], size=shape, mode="bilinear",
                                     align_corners=False)
             masks.append((resized[0] > 0.5).float())
         self.images, self.masks = torch.stack(images), torch.stack(masks)

@@ -28,14 +28,14 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
 
 
 def window_logits(net: QuickNat, windows: np.ndarray, device="cpu") -> torch.Tensor:
-    """Network logits for grey windows (n, h, h) 0-255, shape (n, input_px, input_px)."""
+    """Network logits for grey windows (n, h, w) 0-255, shape (n, *cfg.input_shape)."""
     cfg = net.config
     out = []
     with torch.inference_mode():
         for start in range(0, len(windows), BATCH):
-            batch = to_network_batch(windows[start:start + BATCH], cfg.input_px, cfg.input_scale)
+            batch = to_network_batch(windows[start:start + BATCH], cfg.input_shape, cfg.input_scale)
             out.append(net(batch.to(device))[:, 0].float().cpu())
-    return torch.cat(out) if out else torch.empty(0, cfg.input_px, cfg.input_px)
+    return torch.cat(out) if out else torch.empty(0, *cfg.input_shape)
 
 
 def predict_single(net: QuickNat, device, image: np.ndarray, size: int | None = None):

@@ -30,8 +30,14 @@ class QuickNatConfig:
     pool: int = 2
     stride_pool: int = 2
     drop_out: float = 0.2
-    input_px: int = 256  # windows are resized to input_px x input_px
+    input_px: int = 256  # windows are resized to input_px rows ...
+    input_width_px: int | None = None  # ... by this many columns (None: square)
     input_scale: float = 1 / 255  # grey 0-255 times this is what the network sees
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """(rows, columns) the windows are resized to; more columns resolve fast wall motion in time."""
+        return self.input_px, self.input_width_px or self.input_px
 
     def to_dict(self) -> dict:
         return asdict(self)

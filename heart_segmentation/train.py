@@ -86,6 +86,7 @@ def main(argv=None) -> int:
     parser.add_argument("-v", "--val", type=float, default=20, help="validation percent")
     parser.add_argument("-o", "--output", type=Path, default=Path("checkpoints"))
     parser.add_argument("--filters", type=int, default=64, help="QuickNAT width (published: 64)")
+    parser.add_argument("--width", type=int, help="network input columns (default: = -p, square)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = parser.parse_args(argv)
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    cfg = QuickNatConfig(num_filters=args.filters, input_px=args.size)
+    cfg = QuickNatConfig(num_filters=args.filters, input_px=args.size, input_width_px=args.width)
     start_epoch = 0
     net = QuickNat(cfg)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
@@ -112,17 +113,17 @@ def main(argv=None) -> int:
 
     from mmode.augment import segmentation_transform
 
-    full = SegmentationDataset(args.data, net.config.input_px)
+    full = SegmentationDataset(args.data, net.config.input_shape)
     order = np.random.default_rng(args.seed).permutation(len(full))
     n_val = int(round(len(full) * args.val / 100))
-    train_set = SegmentationDataset(args.data, net.config.input_px, [full.names[i] for i in order[n_val:]],
+    train_set = SegmentationDataset(args.data, net.config.input_shape, [full.names[i] for i in order[n_val:]],
                                     transform=segmentation_transform())
     val_set = Subset(full, order[:n_val].tolist())
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=max(args.batch, 8))
-    log.info("%d training and %d validation windows at %d px, %d filters",
-             len(train_set), len(val_set), net.config.input_px, net.config.num_filters)
+    log.info("%d training and %d validation windows at %s px, %d filters",
+             len(train_set), len(val_set), net.config.input_shape, net.config.num_filters)
 
     args.output.mkdir(parents=True, exist_ok=True)
     metrics_path = args.output / "seg_metrics.csv"

@@ -18,6 +18,8 @@ from mmode.windows import column_scores, crop_ratio, tile_starts, vertical_start
 log = logging.getLogger(__name__)
 
 MIN_CAVITY_COLUMNS = 0.2  # below this fraction of columns with a cavity, the segmentation found none
+MAX_CAVITY_ROWS = 0.85  # a "cavity" filling more of a column than this is not a ventricle
+MIN_CONTRAST = 1.0  # grey-level standard deviation below which an image is blank
 
 
 @dataclass
@@ -86,11 +88,15 @@ def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="
         raise RecordingTooShortError(path, f"stitched recording has {width} columns ({recording.duration_s:.2f} s), "
                                            f"shorter than one {rows}-column analysis window")
 
+    if image.std() < MIN_CONTRAST:
+        raise NoCavityError(path, "no left-ventricular cavity: the M-mode image is blank")
     started = time.perf_counter()
     mask = segment_image(seg_net, image, device)
     lvid = lvid_mm(mask, cal.mm_per_px)
     timings["segmentation"] = time.perf_counter() - started
-    if np.count_nonzero(lvid) < MIN_CAVITY_COLUMNS * width:
+    cavity_rows = np.count_nonzero(mask, axis=0)
+    plausible = (cavity_rows > 0) & (cavity_rows < MAX_CAVITY_ROWS * rows)
+    if np.count_nonzero(plausible) < MIN_CAVITY_COLUMNS * width:
         raise NoCavityError(path, "no left-ventricular cavity found by the segmentation")
 
     started = time.perf_counter()

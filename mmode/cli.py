@@ -113,6 +113,16 @@ def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, gra
     return analysis
 
 
+def check_good_beats(analysis) -> None:
+    """Raise NoGoodBeatsError when no beat passed the quality gate (after the results are written)."""
+    from mmode.errors import NoGoodBeatsError
+
+    if not analysis.good_beats:
+        raise NoGoodBeatsError(analysis.path, f"no beat of good acquisition quality ({len(analysis.beats)} beats "
+                                              f"found, {analysis.good_fraction:.0%} of the recording good); "
+                                              "empty results written")
+
+
 def report(error: BaseException, debug: bool) -> None:
     """One line on stderr (the traceback too with --debug)."""
     if debug:

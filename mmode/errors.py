@@ -63,3 +63,7 @@ class CheckpointError(EchoInputError):
 
 class OutputError(EchoInputError):
     """An output file or folder cannot be written (permissions, or a CSV of another mode)."""
+
+
+class NoGoodBeatsError(EchoInputError):
+    """Every beat lies in a region of bad acquisition quality (the results are still written)."""

@@ -32,18 +32,20 @@ def load_weights(net: torch.nn.Module, state_dict, path) -> None:
         raise CheckpointError(path, f"weights do not fit this network ({str(exc).splitlines()[0][:160]})") from None
 
 
-def to_network_batch(windows: np.ndarray, size: int, scale: float = 1 / 255) -> torch.Tensor:
-    """Resize grey windows to size x size (bicubic, as cv2.INTER_CUBIC) and scale them.
+def to_network_batch(windows: np.ndarray, size, scale: float = 1 / 255) -> torch.Tensor:
+    """Resize grey windows to the network input (bicubic, as cv2.INTER_CUBIC) and scale them.
 
     Parameters
     ----------
     windows : (n, h, w) array of grey values 0-255.
+    size : int (square) or (rows, columns).
 
     Returns
     -------
-    (n, 1, size, size) float32 tensor.
+    (n, 1, rows, columns) float32 tensor.
     """
+    shape = (size, size) if isinstance(size, int) else tuple(size)
     batch = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))[:, None] * scale
-    if batch.shape[-2:] != (size, size):
-        batch = F.interpolate(batch, size=(size, size), mode="bicubic", align_corners=False)
+    if batch.shape[-2:] != shape:
+        batch = F.interpolate(batch, size=shape, mode="bicubic", align_corners=False)
     return batch

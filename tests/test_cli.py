@@ -84,11 +84,12 @@ def test_rerun_replaces_rows_instead_of_duplicating(small, tmp_path):
     assert not list(tmp_path.glob("*.png"))  # --no-graphs
 
 
-def test_stats_are_empty_not_zero_without_good_beats(small, tmp_path):
+def test_stats_are_empty_not_zero_without_good_beats(small, tmp_path, capsys):
     _, paths = small
     argv = ["-i", str(paths[0]), "-m", "25", "-o", str(tmp_path), "-g", "False", "-w", "stats",
             "--threshold", "1.01"]  # no window can score above 1: every beat is bad
-    assert end2end_framework.main(argv) == 0
+    assert end2end_framework.main(argv) == 2
+    assert "no beat of good acquisition quality" in capsys.readouterr().err
     rows = read_csv(tmp_path / "output_stats.csv")
     assert list(rows[0]) == STATS_COLUMNS and len(rows) == 1
     assert rows[0]["median_diastole"] == "" and rows[0]["min_heartrate"] == ""

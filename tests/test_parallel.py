@@ -1,0 +1,34 @@
+"""run4all with worker processes and on a dask cluster gives exactly the sequential CSV."""
+import pytest
+
+import phantom
+import run4all
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("parallel")
+    for k in range(3):
+        ph = phantom.generate(phantom.PhantomConfig(seed=7400 + k, n_frames=12))
+        phantom.write(ph, folder / f"m{k}.dcm")
+    (folder / "broken.dcm").write_bytes(b"nonsense")
+    out = tmp_path_factory.mktemp("sequential")
+    assert run4all.main(["-i", str(folder), "-m", "25", "-o", str(out), "--no-graphs"]) == 1
+    return folder, (out / "output_all.csv").read_text(), (out / "errors.csv").read_text()
+
+
+def test_two_workers_equal_sequential(study, tmp_path):
+    folder, expected, errors = study
+    assert run4all.main(["-i", str(folder), "-m", "25", "-o", str(tmp_path), "--no-graphs", "--workers", "2"]) == 1
+    assert (tmp_path / "output_all.csv").read_text() == expected
+    assert (tmp_path / "errors.csv").read_text() == errors
+
+
+def test_dask_local_cluster_equals_sequential(study, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        code = run4all.main(["-i", str(study[0]), "-m", "25", "-o", str(tmp_path), "--no-graphs",
+                             "--scheduler", cluster.scheduler_address])
+    assert code == 1
+    assert (tmp_path / "output_all.csv").read_text() == study[1]
+    assert (tmp_path / "errors.csv").read_text() == study[2]
