@@ -129,15 +129,16 @@ def _native_view(ds) -> np.ndarray | None:
     return data[:np.prod(shape)].reshape(shape)
 
 
-def _decode(ds, raw: bool) -> np.ndarray:
+def _decode_raw(ds) -> np.ndarray:
+    """Decoded pixels without colour conversion (YBR stays YBR)."""
     from pydicom.pixels import pixel_array
 
     if ds.file_meta.TransferSyntaxUID.is_compressed:
         try:  # Pillow decodes baseline JPEG several times faster than the alternatives
-            return pixel_array(ds, raw=raw, decoding_plugin="pillow")
+            return pixel_array(ds, raw=True, decoding_plugin="pillow")
         except Exception:
             pass
-    return pixel_array(ds, raw=raw)
+    return pixel_array(ds, raw=True)
 
 
 def _decoded(ds, path: Path) -> tuple[np.ndarray, str]:
@@ -156,7 +157,7 @@ def _decoded(ds, path: Path) -> tuple[np.ndarray, str]:
     if view is not None:
         return view, colour
     try:
-        arr = _decode(ds, raw=True)
+        arr = _decode_raw(ds)
     except Exception as exc:  # pydicom raises many types for damaged or unusual data
         raise CorruptFileError(path, f"pixel data cannot be decoded ({type(exc).__name__}: {exc})") from None
     n = int(ds.get("NumberOfFrames", 1) or 1)

@@ -1,6 +1,5 @@
 """Bad input raises our specific exceptions, each naming the file."""
 import numpy as np
-import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
@@ -8,6 +7,7 @@ from mmode.dicom_io import read_frames
 from mmode.errors import (CalibrationError, CorruptFileError, EchoInputError, NoMModeRegionError,
                           NoPixelDataError, NotDicomError)
 from mmode.recording import load_recording
+from helpers import rewrite_dicom
 
 
 @pytest.mark.parametrize("name", ["examples_ybr_color.dcm", "examples_palette.dcm", "examples_rgb_color.dcm"])
@@ -51,23 +51,17 @@ def test_truncated_pixel_data_is_corrupt(write_phantom, tmp_path):
         load_recording(cut)
 
 
-def _rewrite(path, out, change):
-    ds = pydicom.dcmread(path)
-    change(ds)
-    ds.save_as(out, enforce_file_format=True)
-    return out
-
 
 def test_no_pixel_data(write_phantom, tmp_path):
     path, _, _ = write_phantom(seed=21)
-    out = _rewrite(path, tmp_path / "nopix.dcm", lambda ds: ds.__delattr__("PixelData"))
+    out = rewrite_dicom(path, tmp_path / "nopix.dcm", lambda ds: ds.__delattr__("PixelData"))
     with pytest.raises(NoPixelDataError, match=r"nopix\.dcm: DICOM file holds no pixel data"):
         read_frames(out)
 
 
 def test_no_ultrasound_regions(write_phantom, tmp_path):
     path, _, _ = write_phantom(seed=21)
-    out = _rewrite(path, tmp_path / "noreg.dcm", lambda ds: ds.__delattr__("SequenceOfUltrasoundRegions"))
+    out = rewrite_dicom(path, tmp_path / "noreg.dcm", lambda ds: ds.__delattr__("SequenceOfUltrasoundRegions"))
     with pytest.raises(NoMModeRegionError, match="no SequenceOfUltrasoundRegions"):
         read_frames(out)
 
@@ -79,7 +73,7 @@ def test_regions_without_mmode(write_phantom, tmp_path):
         ds.SequenceOfUltrasoundRegions = [r for r in ds.SequenceOfUltrasoundRegions if r.RegionSpatialFormat != 2]
 
     with pytest.raises(NoMModeRegionError, match=r"found formats \[1, 4\]"):
-        read_frames(_rewrite(path, tmp_path / "nomm.dcm", drop_mmode))
+        read_frames(rewrite_dicom(path, tmp_path / "nomm.dcm", drop_mmode))
 
 
 def test_wrong_units(write_phantom, tmp_path):
@@ -91,7 +85,7 @@ def test_wrong_units(write_phantom, tmp_path):
                 region.PhysicalUnitsYDirection = 2  # percent, not cm
 
     with pytest.raises(CalibrationError, match=r"units\.dcm: M-mode region units are \(4, 2\)"):
-        read_frames(_rewrite(path, tmp_path / "units.dcm", mm_units))
+        read_frames(rewrite_dicom(path, tmp_path / "units.dcm", mm_units))
 
 
 def test_region_outside_frame(write_phantom, tmp_path):
@@ -102,4 +96,4 @@ def test_region_outside_frame(write_phantom, tmp_path):
             region.RegionLocationMaxY1 = 5000
 
     with pytest.raises(CalibrationError, match="lies outside"):
-        read_frames(_rewrite(path, tmp_path / "box.dcm", grow))
+        read_frames(rewrite_dicom(path, tmp_path / "box.dcm", grow))

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pydicom
 import pytest
 
 import end2end_framework
 import phantom
 import run4all
+from helpers import rewrite_dicom
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(n_frames=12)
@@ -23,12 +23,6 @@ def _phantom(folder: Path, name: str, **overrides) -> Path:
     ph = phantom.generate(phantom.PhantomConfig(**{**SMALL, **overrides}))
     return phantom.write(ph, folder / name)
 
-
-def _rewrite(source: Path, target: Path, change) -> Path:
-    ds = pydicom.dcmread(source)
-    change(ds)
-    ds.save_as(target, enforce_file_format=True)
-    return target
 
 
 def _set_units(ds):
@@ -60,20 +54,21 @@ def corpus(tmp_path_factory):
         cut = folder / f"truncated_{fraction}.dcm"
         cut.write_bytes(data[:int(len(data) * fraction)])
         items[f"truncated {fraction}"] = (cut, "")
-    items["no pixel data"] = (_rewrite(good, folder / "nopixels.dcm", lambda ds: ds.__delattr__("PixelData")),
-                              "holds no pixel data")
-    items["no regions"] = (_rewrite(good, folder / "noregions.dcm",
+    items["no pixel data"] = (rewrite_dicom(good, folder / "nopixels.dcm",
+                                            lambda ds: ds.__delattr__("PixelData")), "holds no pixel data")
+    items["no regions"] = (rewrite_dicom(good, folder / "noregions.dcm",
                                     lambda ds: ds.__delattr__("SequenceOfUltrasoundRegions")),
                            "no SequenceOfUltrasoundRegions")
-    items["no M-mode region"] = (_rewrite(good, folder / "nommode.dcm", _drop_mmode), "no M-mode ultrasound region")
-    items["wrong units"] = (_rewrite(good, folder / "units.dcm", _set_units), "units are (4, 2)")
+    items["no M-mode region"] = (rewrite_dicom(good, folder / "nommode.dcm", _drop_mmode),
+                                 "no M-mode ultrasound region")
+    items["wrong units"] = (rewrite_dicom(good, folder / "units.dcm", _set_units), "units are (4, 2)")
     items["one frame"] = (_phantom(folder, "oneframe.dcm", seed=7201, n_frames=1), "only one frame")
     items["no overlap"] = (_phantom(folder, "nooverlap.dcm", seed=7202, shift_px=(1030, 1100)), "do not overlap")
     items["too short"] = (_phantom(folder, "short.dcm", seed=7203, n_frames=2, region_cols=300, frame_cols=400),
                           "shorter than one 616-column analysis window")
     items["all bad"] = (_phantom(folder, "allbad.dcm", seed=7204, bad_segments=(("gain_jump", 0.0, 3.0),)),
                         "no beat of good acquisition quality")
-    items["blank"] = (_rewrite(good, folder / "blank.dcm", _blank), "no left-ventricular cavity")
+    items["blank"] = (rewrite_dicom(good, folder / "blank.dcm", _blank), "no left-ventricular cavity")
     return good, items
 
 

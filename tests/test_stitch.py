@@ -1,6 +1,5 @@
 """Stitching recovers the phantom's trace exactly (uncompressed) or to +-2 columns (JPEG)."""
 import numpy as np
-import pydicom
 import pytest
 
 import phantom
@@ -8,6 +7,7 @@ from mmode.dicom_io import read_frames
 from mmode.errors import FramesDoNotOverlapError, RecordingTooShortError
 from mmode.recording import load_recording
 from mmode.stitch import find_shift
+from helpers import rewrite_dicom
 
 VARIANTS = {
     "rgb-explicit": dict(),
@@ -62,12 +62,6 @@ def test_find_shift_on_a_random_strip():
     assert find_shift(strip[:, :200], rng.integers(0, 256, size=(64, 200))) is None
 
 
-def _rewrite(path, out, change):
-    ds = pydicom.dcmread(path)
-    change(ds)
-    ds.save_as(out, enforce_file_format=True)
-    return out
-
 
 def test_monochrome1_is_inverted(write_phantom, tmp_path):
     path, ph, _ = write_phantom(seed=16, photometric="MONOCHROME2")
@@ -76,7 +70,7 @@ def test_monochrome1_is_inverted(write_phantom, tmp_path):
         ds.PhotometricInterpretation = "MONOCHROME1"
         ds.PixelData = (255 - np.frombuffer(ds.PixelData, np.uint8)).tobytes()
 
-    image = load_recording(_rewrite(path, tmp_path / "m1.dcm", invert)).image
+    image = load_recording(rewrite_dicom(path, tmp_path / "m1.dcm", invert)).image
     np.testing.assert_array_equal(image, ph.image)
 
 
@@ -90,7 +84,7 @@ def test_palette_colour_is_decoded(write_phantom, tmp_path):
             ds.add_new(0x00281101 + k, "US", [256, 0, 16])
             ds.add_new(0x00281201 + k, "OW", lut)
 
-    image = load_recording(_rewrite(path, tmp_path / "pal.dcm", palette)).image
+    image = load_recording(rewrite_dicom(path, tmp_path / "pal.dcm", palette)).image
     np.testing.assert_allclose(image, ph.image, atol=0.05)
 
 
@@ -104,7 +98,7 @@ def test_uncompressed_ybr_full_uses_luma(write_phantom, tmp_path):
         ds.PixelData = convert_color_space(rgb, "RGB", "YBR_FULL").tobytes()
         ds.PhotometricInterpretation = "YBR_FULL"
 
-    image = load_recording(_rewrite(path, tmp_path / "ybr.dcm", to_ybr)).image
+    image = load_recording(rewrite_dicom(path, tmp_path / "ybr.dcm", to_ybr)).image
     assert image.shape == ph.image.shape
     assert np.abs(image - ph.image).max() <= 1.0  # YBR rounding
 
