@@ -43,9 +43,10 @@ SECONDS_PER_PX = 0.00083334
 MM_PER_PX = 0.011526
 CM_PER_MM = 0.1
 BAD_KINDS = ("probe_slip", "gain_jump", "motion_burst")
-EARLY_FILLING = 0.6  # fraction of the diameter change regained before the atrial kick
-MIN_SWING_MM = 0.7  # LVID;d - LVID;s at least this, so end-diastole is a clear cusp
-EDGE_PX = 10  # beats with an end-diastole this close to either end are not ground truth
+EARLY_FILLING = 0.55  # fraction of the diameter change regained before the atrial kick
+MIN_SWING_MM = 0.7  # LVID;d - LVID;s at least this
+MIN_TIP_SLOPE_PX = 2.5  # rows per column that the diameter changes beside each end-diastole
+EDGE_PX = 30  # beats with an end-diastole this close to either end are not ground truth (unconfirmable)
 
 # DICOM code values (PS3.3 C.8.5.5.1).
 SPATIAL_2D, SPATIAL_MMODE, SPATIAL_WAVEFORM = 1, 2, 4
@@ -136,18 +137,26 @@ def _draw(rng: np.random.Generator, value, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi)) if value is None else float(value)
 
 
-def _cycle_shape(n: int, n_sys: int) -> np.ndarray:
+def _cycle_shape(n: int, n_sys: int, fall_px: float = 100.0, rise_px: float = 100.0) -> np.ndarray:
     """Normalised LV diameter over one beat of ``n`` columns, 1 at end-diastole.
 
-    Contraction falls from a sharp end-diastolic cusp to a rounded end-systolic
-    trough at column ``n_sys``. Relaxation fills in three phases: rapid early
-    filling, a short diastasis and the atrial kick that ends at the next cusp.
+    End-diastole is the point of a V: ejection falls almost linearly to a
+    rounded end-systolic trough at column ``n_sys``; relaxation fills in two
+    phases, rapid early filling and the accelerating atrial kick that ends in
+    the next V. ``fall_px`` and ``rise_px`` are the diameter changes of the two
+    sides in pixels: where they are small for the beat's length, the tip is made
+    sharper so that both sides fall by at least MIN_TIP_SLOPE_PX pixels per
+    column, and the end-diastolic column stays the largest after the borders are
+    rasterised to whole pixels.
     """
     t = np.arange(n, dtype=np.float64)
-    contraction = (1.0 - np.minimum(t / n_sys, 1)) ** 2
-    y = np.clip((t - n_sys) / (n - n_sys), 0, 1)
-    early = EARLY_FILLING * 0.5 * (1 - np.cos(np.pi * np.minimum(y / 0.45, 1)))
-    atrial = (1 - EARLY_FILLING) * (np.maximum(y - 0.85, 0) / 0.15) ** 1.5
+    n_relax = n - n_sys
+    fall_power = max(1.3, MIN_TIP_SLOPE_PX * n_sys / max(fall_px, 1e-6))
+    rise_power = max(1.6, MIN_TIP_SLOPE_PX * 0.5 * n_relax / ((1 - EARLY_FILLING) * max(rise_px, 1e-6)))
+    contraction = (1.0 - np.minimum(t / n_sys, 1)) ** fall_power
+    y = np.clip((t - n_sys) / n_relax, 0, 1)
+    early = EARLY_FILLING * 0.5 * (1 - np.cos(np.pi * np.minimum(y / 0.5, 1)))
+    atrial = (1 - EARLY_FILLING) * (np.maximum(y - 0.5, 0) / 0.5) ** rise_power
     return np.where(t <= n_sys, contraction, early + atrial)
 
 
@@ -165,7 +174,7 @@ def _beats(rng, cfg, width, hr, lvid_d, lvid_s):
         d_d = d_next
         d_s = min(lvid_s * (1 + 0.06 * rng.standard_normal()), d_d - MIN_SWING_MM)
         d_next = lvid_d * (1 + 0.04 * rng.standard_normal())
-        shape = _cycle_shape(n, n_sys)
+        shape = _cycle_shape(n, n_sys, (d_d - d_s) / cfg.mm_per_px, (d_next - d_s) / cfg.mm_per_px)
         lo = np.where(np.arange(n) <= n_sys, d_d, d_next)  # level the cusp returns to
         segment = d_s + (lo - d_s) * shape
         a, b = max(start, 0), min(start + n, width)

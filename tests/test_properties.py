@@ -44,15 +44,15 @@ def lvid_signals(draw):
     d_d = draw(st.floats(2.5, 4.5))
     swing = draw(st.floats(0.8, 2.0))
     period = 60 / heart_rate / SECONDS_PER_PX
-    # Noise stays below a fifth of the trace's slope beside the end-diastolic cusp (mm per column),
-    # so that the end-diastole is a well-defined column.
-    cusp_slope = swing * min(2 / (0.42 * period), 0.4 * 1.5 / (0.15 * 0.58 * period))
-    noise = draw(st.floats(0.0, 0.2)) * cusp_slope
+    # Noise stays below a fifth of the trace's change beside each end-diastole (the phantom keeps it
+    # at MIN_TIP_SLOPE_PX rows per column at least), so that end-diastole is a well-defined column.
+    noise = draw(st.floats(0.0, 0.2)) * phantom.MIN_TIP_SLOPE_PX * phantom.MM_PER_PX
     n_beats = draw(st.integers(4, 20))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    lead = int(rng.integers(10, int(period) - 5))  # the trace starts inside a cycle
+    lead = int(rng.integers(int(0.5 * period), int(period) - 5))  # start and end inside a cycle
     lengths = np.round(period * (1 + 0.03 * rng.standard_normal(n_beats))).astype(int)
-    parts = [phantom._cycle_shape(int(n), int(n * 0.42)) for n in lengths]
+    swing_px = swing / phantom.MM_PER_PX
+    parts = [phantom._cycle_shape(int(n), int(n * 0.42), swing_px, swing_px) for n in lengths]
     shape = np.concatenate([parts[-1][-lead:]] + parts + [parts[0][:lead]])
     trace = d_d - swing + swing * shape + noise * rng.standard_normal(shape.size)
     eds = lead + np.concatenate([[0], np.cumsum(lengths)])

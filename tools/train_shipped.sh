@@ -2,7 +2,7 @@
 # Rebuild the shipped model weights from phantoms: one command, fixed seeds.
 #   bash tools/train_shipped.sh [WORK_DIR]      (default: data/, ignored by git)
 # Training seeds 1000-1119 (90 RGB + 30 JPEG phantoms, 16 frames each); held-out test
-# seeds 5000-5019. About 35 minutes on 2 CPU cores (both networks train side by side).
+# seeds 5000-5019. About 45 minutes on 2 CPU cores (both networks train side by side).
 set -euo pipefail
 work=${1:-data}
 py=${PYTHON:-python}
@@ -20,9 +20,9 @@ for split in train test; do
   done
 done
 mkdir -p runs
-"$py" -m heart_segmentation.train -d "$work/seg_train" -e 10 -b 16 -p 128 --width 256 --filters 16 -l 0.003 --seed 1 \
+"$py" -m heart_segmentation.train -d "$work/seg_train" -e 8 -b 16 -p 128 --width 256 --filters 16 -l 0.003 --seed 1 \
   --threads 1 -o runs/seg > runs/seg.log 2>&1 &
-"$py" -m quality_classification.train -d "$work/quality_train" -t npy -e 6 -b 16 -p 128 --seed 1 \
+"$py" -m quality_classification.train -d "$work/quality_train" -t npy -e 4 -b 16 -p 128 --seed 1 \
   --threads 1 -o runs/quality > runs/quality.log 2>&1 &
 wait
 cp runs/seg/heart-seg-net.pt heart_segmentation/checkpoints/heart-seg-net.pt
