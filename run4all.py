@@ -200,8 +200,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: {ok} files finished; rerun with --resume to continue", file=sys.stderr)
         return 130
-    noun = "beats" if args.write == "all" else "good beats"
-    print(f"{ok} files ok, {failed} failed, {beats_kept} {noun} kept in this run "
+    print(f"{ok} files ok, {failed} failed, {beats_kept} good beats kept in this run "
           f"({time.perf_counter() - started:.1f} s); CSV: {csv_path}"
           + (f"; errors: {errors_path}" if failed else ""), file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +77,15 @@ class Models:
 
 
 def load_models(args) -> Models:
+    import torch
+
     from heart_segmentation.predict import load_checkpoint as load_seg
     from quality_classification.predict import load_checkpoint as load_quality
 
+    try:
+        torch.empty(0, device=args.device)
+    except (RuntimeError, ValueError) as exc:
+        raise EchoInputError(None, f"--device {args.device} is not usable here ({str(exc).splitlines()[0]})") from None
     return Models(load_seg(args.seg_model, args.device), load_quality(args.quality_model, args.device), args.device)
 
 
@@ -86,14 +94,8 @@ def ensure_writable(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(folder, f"cannot create output folder ({exc.strerror})") from None
-    if not folder.is_dir() or not _can_write(folder):
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(folder, "output folder is not writable")
-
-
-def _can_write(folder: Path) -> bool:
-    import os
-
-    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, graphs: bool):
@@ -102,8 +104,6 @@ def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, gra
 
     analysis = analyse(path, mass, models.seg, models.quality, args.threshold, models.device)
     if graphs:
-        import time
-
         from mmode.plots import write_graphs
 
         started = time.perf_counter()

@@ -47,7 +47,10 @@ def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
     with torch.inference_mode():
         for start in range(0, len(windows), BATCH):
             chunk = windows[start:start + BATCH]
-            batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
+            if len({w.shape for w in chunk}) == 1:  # the pipeline's windows: resize them in one call
+                batch = to_network_batch(np.stack(chunk), cfg.input_px)
+            else:
+                batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
             batch = (batch - cfg.norm_mean) / cfg.norm_std
             scores.append(net(batch.to(device))[5].float().cpu().numpy())
     return np.concatenate(scores) if scores else np.empty(0)

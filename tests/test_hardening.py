@@ -119,6 +119,12 @@ def test_missing_checkpoint_says_where_weights_live(corpus, tmp_path, capsys):
     assert "model file not found" in err[0] and "repository" in err[0] and "zenodo.org/record/3941857" in err[0]
 
 
+def test_unusable_device(corpus, tmp_path, capsys):
+    good, _ = corpus
+    code, err = _run_end2end(["-i", str(good), "-m", "25", "-o", str(tmp_path), "--device", "nonsense"], capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --device nonsense is not usable here")
+
+
 def test_corrupt_checkpoint(corpus, tmp_path, capsys):
     good, _ = corpus
     broken = tmp_path / "quality-clas-net.pt"
