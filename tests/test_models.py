@@ -209,3 +209,55 @@ def test_quality_test_script_writes_results(tmp_path, capsys):
     true = [int(r.split(",")[2]) for r in rows[1:]]
     accuracy = np.mean(np.array(predicted) == np.array(true))
     assert f"accuracy {accuracy:.4f}" in printed
+
+
+def _tiny_windows(root, rng):
+    from PIL import Image
+
+    for label in ("good", "bad"):
+        (root / "pngs" / label).mkdir(parents=True)
+        for k in range(4):
+            value = 200 if label == "good" else 40
+            image = np.clip(rng.normal(value, 20, (48, 48)), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(root / "pngs" / label / f"{label}{k}.png")
+
+
+def test_bootstrap_trains_fresh_networks(tmp_path):
+    # The original kept training one network for every "bootstrap" run.
+    from quality_classification import train
+
+    _tiny_windows(tmp_path / "data", np.random.default_rng(0))
+    out = tmp_path / "out"
+    assert train.main(["-d", str(tmp_path / "data"), "-a", "-r", "2", "-e", "1", "-b", "4", "-p", "64",
+                       "-v", "25", "-o", str(out)]) == 0
+    first, second = (torch.load(out / f"quality-clas-net-{k}.pt", weights_only=True)["net_state_dict"]
+                     for k in (0, 1))
+    assert not torch.equal(first["conv_block1.double_conv.0.weight"], second["conv_block1.double_conv.0.weight"])
+    runs = [line.split(",")[0] for line in (out / "quality_metrics.csv").read_text().splitlines()[1:]]
+    assert runs == ["0", "1"]
+    ensemble = load_quality(out / "quality-clas-net-1.pt")
+    assert ensemble.config.input_px == 64
+
+
+def test_segmentation_training_saves_its_best_checkpoint(tmp_path):
+    # The original started best MSE at 0 and so never saved a "best" checkpoint.
+    from PIL import Image
+
+    from heart_segmentation import train
+
+    for folder in ("img", "mask"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+    for k in range(6):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[20 + k:40 + k] = 255
+        Image.fromarray(255 - mask // 2).save(tmp_path / "data" / "img" / f"w{k}.png")
+        Image.fromarray(mask).save(tmp_path / "data" / "mask" / f"w{k}.png")
+    out = tmp_path / "out"
+    assert train.main(["-d", str(tmp_path / "data"), "-e", "2", "-b", "3", "-p", "32", "--filters", "4",
+                       "-o", str(out)]) == 0
+    best = torch.load(out / "heart-seg-net.pt", weights_only=True)
+    assert best["best_dice"] == best["dice"] and "optimizer" not in best
+    assert best["config"]["num_filters"] == 4 and best["config"]["input_px"] == 32
+    assert "optimizer" in torch.load(out / "heart-seg-net-last.pt", weights_only=True)
+    assert len((out / "seg_metrics.csv").read_text().splitlines()) == 3
+    assert load_seg(out / "heart-seg-net.pt").config.num_filters == 4
