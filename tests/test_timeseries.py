@@ -1,0 +1,68 @@
+"""The original's public names in timeseries.py keep their meaning."""
+import numpy as np
+import pytest
+
+import phantom
+import timeseries
+
+
+def test_echocard_reads_calibration_and_image(write_phantom):
+    path, ph, truth = write_phantom(seed=41)
+    card = timeseries.EchoCard(path)
+    assert card.time_res == pytest.approx(truth["seconds_per_px"])  # s per px
+    assert card.len_res == pytest.approx(truth["mm_per_px"])  # mm per px
+    assert card.image.shape == (616, truth["stitched_width"])
+    assert card.mask is None
+
+
+def test_seg_windows_and_connect_masks_round_trip():
+    image = np.arange(616 * 1500, dtype=np.float32).reshape(616, 1500)
+    windows, overlap = timeseries.make_seg_windows(image)
+    assert [w.shape for w in windows] == [(616, 616)] * 3
+    assert overlap == 2 * 616 - (1500 - 616)  # the last window is right-aligned
+    np.testing.assert_array_equal(timeseries.connect_masks(windows, overlap), image)
+
+
+def test_beats_from_the_true_mask(write_phantom):
+    path, ph, _ = write_phantom(seed=41)
+    card = timeseries.EchoCard(path)
+    card.mask = ph.cavity_mask()
+    lvid = card.lvid()
+    ed_index, lvid_d, _ = timeseries.get_diastoles(lvid, card.time_res)
+    es_index, lvid_s, _ = timeseries.get_systoles(lvid, card.time_res)
+    heart_rate, _ = timeseries.get_heartrate(lvid, card.time_res)
+    assert len(ed_index) == len(es_index) == len(heart_rate) == len(card.beats())
+    assert np.all(ed_index < es_index) and np.all(lvid_s < lvid_d)
+    truth = {b["ed_index"]: b for b in ph.beats}
+    for ed, rate in zip(ed_index, heart_rate):
+        if ed in truth:
+            assert rate == pytest.approx(truth[ed]["heart_rate_bpm"], rel=0.005)
+
+
+@pytest.mark.parametrize("mass, side", [(10, 308), (15, 369), (24.9, 369), (25, 462), (40, 554), (45, 616), (80, 616)])
+def test_weight_to_size_follows_the_original_table(mass, side):
+    assert timeseries.weight_to_size(mass, 616) == side
+
+
+def test_quality_windows_are_centred_on_the_cavity():
+    image = np.zeros((616, 2000), np.float32)
+    mask = np.zeros((616, 2000), bool)
+    mask[300:400] = True  # cavity centred on row 350
+    windows, starts = timeseries.make_quality_windows_aut(image, mask, 20)
+    assert all(w.shape == (369, 369) for w in windows)
+    assert list(starts) == [0, 369, 738, 1107, 1476, 2000 - 369]
+    manual, _ = timeseries.make_quality_windows_man(image, 369, top=350 - 184)
+    assert len(manual) == len(windows)
+
+
+def test_teichholz_and_overlap():
+    assert timeseries.compute_teicholz(4.0) == pytest.approx(70.0)
+    np.testing.assert_allclose(timeseries.get_vols(np.array([4.0, 2.0])), [70.0, 7 / 4.4 * 8])
+    strip = np.random.default_rng(3).integers(0, 256, (40, 300)).astype(np.uint8)
+    assert timeseries.find_overlap(strip[:, :200], strip[:, 60:260]) == 60
+
+
+def test_make_timeseries_stitches_arrays():
+    strip = np.random.default_rng(4).integers(0, 256, (40, 500)).astype(np.uint8)
+    frames = np.stack([strip[:, s:s + 200] for s in (0, 90, 90, 250, 300)])
+    np.testing.assert_array_equal(timeseries.make_timeseries(frames), strip)
