@@ -101,6 +101,7 @@ class Phantom:
     bad_intervals: list[tuple[float, float]]  # seconds
     ecg: np.ndarray  # (width,) ECG amplitude, -1..1
     settings: dict = field(default_factory=dict)
+    bad_kinds: list[str] = field(default_factory=list)  # one of BAD_KINDS per bad interval
 
     @property
     def width(self) -> int:
@@ -284,7 +285,8 @@ def generate(cfg: PhantomConfig) -> Phantom:
 
     image = _render(rng, cfg, settings, borders, segments, t)
     return Phantom(cfg, image, borders.astype(np.float32), frame_starts, table,
-                   [(s, e) for _, s, e in segments], _ecg(beats, width, cfg.seconds_per_px), settings)
+                   [(s, e) for _, s, e in segments], _ecg(beats, width, cfg.seconds_per_px), settings,
+                   [k for k, _, _ in segments])
 
 
 def _render(rng, cfg, settings, borders, segments, t) -> np.ndarray:
@@ -302,10 +304,10 @@ def _render(rng, cfg, settings, borders, segments, t) -> np.ndarray:
             fade[a:b] = 1 - 0.85 * ramp
         elif kind == "gain_jump":  # overall gain jumps and saturates
             gain[a:b] *= 1 + rng.uniform(1.8, 3.0) * ramp
-        else:  # motion burst: the walls jerk up and down
-            jerk = np.cumsum(rng.standard_normal(n)) * rng.uniform(2.0, 4.0)
+        else:  # motion burst: the walls jerk up and down and blur into clutter
+            jerk = np.cumsum(rng.standard_normal(n)) * 2 * rng.uniform(2.0, 4.0)
             shown[:, a:b] += ramp * ndimage.gaussian_filter1d(jerk, 2.0)
-            fade[a:b] = 1 - 0.3 * ramp
+            fade[a:b] = 1 - 0.55 * ramp
 
     r = np.arange(rows, dtype=np.float32)[:, None]
     ant_epi, ant_endo, post_endo, post_epi = (b[None, :].astype(np.float32) for b in shown)
@@ -335,7 +337,7 @@ def _render(rng, cfg, settings, borders, segments, t) -> np.ndarray:
     img += 1.4 * np.exp(-0.5 * ((r - post_epi - 3) / 2.5) ** 2) * (0.6 + 0.4 * wall_texture(post_epi, 20))
     # Chest wall: skin and muscle layers that barely move.
     layers = np.zeros((rows, 1), dtype=np.float32)
-    for depth in rng.uniform(0.05, 0.9, size=5) * ant_epi.min():
+    for depth in rng.uniform(0.05, 0.9, size=5) * borders[0].min():  # the true heart, not a motion artefact
         layers += rng.uniform(0.3, 0.9) * np.exp(-0.5 * ((r - depth) / rng.uniform(2, 6)) ** 2)
     img += chest * (0.25 * wb + layers) * tex[:rows]
     # Lung: reverberations of the pericardium that decay with depth.
@@ -513,6 +515,7 @@ def write(ph: Phantom, path: Path) -> Path:
         "frame_starts": ph.frame_starts.tolist(),
         "beats": ph.beats,
         "bad_intervals_s": ph.bad_intervals,
+        "bad_kinds": ph.bad_kinds,
         "good_intervals_s": ph.good_intervals(),
         "settings": ph.settings,
         "config": {k: v for k, v in dataclasses.asdict(cfg).items()},

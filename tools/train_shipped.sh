@@ -20,7 +20,7 @@ for split in train test; do
   done
 done
 mkdir -p runs
-"$py" -m heart_segmentation.train -d "$work/seg_train" -e 8 -b 16 -p 128 --width 256 --filters 16 -l 0.003 --seed 1 \
+"$py" -m heart_segmentation.train -d "$work/seg_train" -e 7 -b 16 -p 128 --width 256 --filters 16 -l 0.003 --seed 1 \
   --threads 1 -o runs/seg > runs/seg.log 2>&1 &
 "$py" -m quality_classification.train -d "$work/quality_train" -t npy -e 4 -b 16 -p 128 --seed 1 \
   --threads 1 -o runs/quality > runs/quality.log 2>&1 &
