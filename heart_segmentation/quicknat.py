@@ -84,7 +84,9 @@ class DecoderBlock(DenseBlock):
         self.stride_pool = cfg.stride_pool
 
     def forward(self, x, skip, indices):
-        unpooled = F.max_unpool2d(x, indices, self.pool, self.stride_pool, output_size=skip.shape[-2:])
+        # The aten op is F.max_unpool2d with output_size, without the Python wrapper that imports
+        # torch.fx's symbolic shapes (a third of a second) on first use.
+        unpooled = torch.ops.aten.max_unpool2d(x, indices, list(skip.shape[-2:]))
         return self.drop_out(super().forward(torch.cat([skip, unpooled], dim=1)))
 
 

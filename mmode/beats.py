@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks
 
 MIN_HEART_RATE_BPM = 200.0
 MAX_HEART_RATE_BPM = 1000.0
@@ -76,6 +75,47 @@ class Beat:
         return self.sv_ul * self.heart_rate_bpm / 1000.0
 
 
+def find_peaks(x: np.ndarray, distance: int, prominence: float) -> np.ndarray:
+    """Indices of local maxima at least ``prominence`` above their surroundings and ``distance`` apart.
+
+    Same rules as scipy.signal.find_peaks with these two arguments (scipy.signal takes most of a
+    second to import): a plateau counts once, at its middle; the prominence of a peak is its height
+    above the higher of the lowest points between it and the nearest higher sample on either side
+    (or the edge). Peaks closer than ``distance`` are thinned first, the higher ones kept, then
+    the prominence is checked.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.size < 3:
+        return np.empty(0, dtype=np.int64)
+    rises = np.flatnonzero(np.diff(x) > 0) + 1
+    candidates = []
+    for start in rises:  # a maximum starts where the signal rises and ends where it next falls
+        end = start
+        while end + 1 < x.size and x[end + 1] == x[start]:
+            end += 1
+        if end + 1 < x.size and x[end + 1] < x[start]:
+            candidates.append((start + end) // 2)
+    peaks = np.unique(np.array(candidates, dtype=np.int64))
+    keep = np.ones(peaks.size, dtype=bool)
+    for i in np.argsort(x[peaks], kind="stable")[::-1]:  # highest first (of equal ones the last), as scipy
+        if keep[i]:
+            close = np.abs(peaks - peaks[i]) < distance
+            close[i] = False
+            keep[close] = False
+    kept = []
+    for peak in peaks[keep]:
+        height = x[peak]
+        left = peak
+        while left > 0 and x[left - 1] <= height:
+            left -= 1
+        right = peak
+        while right < x.size - 1 and x[right + 1] <= height:
+            right += 1
+        if height - max(x[left:peak + 1].min(), x[peak:right + 1].min()) >= prominence:
+            kept.append(peak)
+    return np.array(kept, dtype=np.int64)
+
+
 def _median_filter(x: np.ndarray, size: int) -> np.ndarray:
     if size <= 1 or x.size < size:
         return x
@@ -97,7 +137,7 @@ def find_diastoles(lvid: np.ndarray, seconds_per_px: float) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     swing = np.percentile(valid, 95) - np.percentile(valid, 5)
     distance = max(1, int(60.0 / MAX_HEART_RATE_BPM / seconds_per_px))
-    peaks, _ = find_peaks(smooth, distance=distance, prominence=max(MIN_PROMINENCE_FRACTION * swing, 1e-9))
+    peaks = find_peaks(smooth, distance=distance, prominence=max(MIN_PROMINENCE_FRACTION * swing, 1e-9))
     # A median filter flattens a sharp peak; take the raw maximum next to it.
     half = SMOOTH_PX // 2
     return np.array([max(p - half, 0) + int(np.argmax(lvid[max(p - half, 0):p + half + 1])) for p in peaks],

@@ -72,3 +72,19 @@ def test_systole_is_paired_with_its_own_diastole():
     for beat in beats:
         assert beat.ed_index < beat.es_index < beat.next_ed_index
         assert beat.es_index - beat.ed_index == int((beat.next_ed_index - beat.ed_index) * 0.42)
+
+
+def test_find_peaks_agrees_with_scipy():
+    from scipy.signal import find_peaks as scipy_find_peaks
+
+    from mmode.beats import find_peaks
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(3, 400))
+        x = np.cumsum(rng.standard_normal(n))
+        for i in rng.integers(1, n - 3, n // 10):  # plateaus of two samples
+            x[i + 1] = x[i]
+        distance, prominence = int(rng.integers(1, 40)), float(rng.uniform(0, 3))
+        expected = scipy_find_peaks(x, distance=distance, prominence=prominence)[0]
+        np.testing.assert_array_equal(find_peaks(x, distance, prominence), expected)
