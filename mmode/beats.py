@@ -87,15 +87,12 @@ def find_peaks(x: np.ndarray, distance: int, prominence: float) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.size < 3:
         return np.empty(0, dtype=np.int64)
-    rises = np.flatnonzero(np.diff(x) > 0) + 1
-    candidates = []
-    for start in rises:  # a maximum starts where the signal rises and ends where it next falls
-        end = start
-        while end + 1 < x.size and x[end + 1] == x[start]:
-            end += 1
-        if end + 1 < x.size and x[end + 1] < x[start]:
-            candidates.append((start + end) // 2)
-    peaks = np.unique(np.array(candidates, dtype=np.int64))
+    # Runs of equal samples, then the runs higher than both neighbouring runs.
+    first = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    last = np.r_[first[1:] - 1, x.size - 1]
+    level = x[first]
+    top = np.flatnonzero((level[1:-1] > level[:-2]) & (level[1:-1] > level[2:])) + 1
+    peaks = (first[top] + last[top]) // 2
     keep = np.ones(peaks.size, dtype=bool)
     for i in np.argsort(x[peaks], kind="stable")[::-1]:  # highest first (of equal ones the last), as scipy
         if keep[i]:
@@ -105,12 +102,10 @@ def find_peaks(x: np.ndarray, distance: int, prominence: float) -> np.ndarray:
     kept = []
     for peak in peaks[keep]:
         height = x[peak]
-        left = peak
-        while left > 0 and x[left - 1] <= height:
-            left -= 1
-        right = peak
-        while right < x.size - 1 and x[right + 1] <= height:
-            right += 1
+        higher_left = np.flatnonzero(x[:peak] > height)
+        higher_right = np.flatnonzero(x[peak + 1:] > height)
+        left = higher_left[-1] + 1 if higher_left.size else 0
+        right = peak + higher_right[0] if higher_right.size else x.size - 1
         if height - max(x[left:peak + 1].min(), x[peak:right + 1].min()) >= prominence:
             kept.append(peak)
     return np.array(kept, dtype=np.int64)

@@ -16,17 +16,21 @@ import numpy as np  # noqa: E402
 from mmode.beats import teichholz_ul  # noqa: E402
 
 GOOD_COLOUR, BAD_COLOUR = "#2ca02c", "#d62728"
-MAX_DISPLAY_COLS = 1600  # the stitched image is averaged down to this many columns for display
+MAX_DISPLAY_COLS = 1200  # the stitched image is averaged down to about this many columns for display
+MAX_DISPLAY_ROWS = 320  # and rows: a figure on a screen shows no more
+PNG_OPTIONS = {"compress_level": 3}  # a little larger than the default 6, three times faster to write
 FIGSIZE = (13, 4.2)
 GRAPH_FILES = ("output_img.png", "output_img_mask.png", "output_diastole.png", "output_systole.png",
                "output_heartrate.png")
 
 
-def _display(image: np.ndarray) -> tuple[np.ndarray, int]:
-    """Average columns in blocks so that the image is at most MAX_DISPLAY_COLS wide."""
-    step = max(1, int(np.ceil(image.shape[1] / MAX_DISPLAY_COLS)))
-    cols = image.shape[1] // step * step
-    return image[:, :cols].reshape(image.shape[0], -1, step).mean(axis=2), step
+def _display(image: np.ndarray) -> np.ndarray:
+    """Average blocks of pixels so that the image is about MAX_DISPLAY_ROWS x MAX_DISPLAY_COLS."""
+    row_step = max(1, image.shape[0] // MAX_DISPLAY_ROWS)
+    col_step = max(1, int(np.ceil(image.shape[1] / MAX_DISPLAY_COLS)))
+    rows, cols = image.shape[0] // row_step * row_step, image.shape[1] // col_step * col_step
+    blocks = image[:rows, :cols].reshape(rows // row_step, row_step, cols // col_step, col_step)
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def _bad_spans(analysis):
@@ -44,7 +48,7 @@ def _shade(ax, analysis) -> None:
 
 def _quality_strip(ax, analysis, fig=None):
     """The quality score per column (the lowest of its windows) as a coloured strip."""
-    strip, _ = _display(analysis.column_scores[None, :].astype(np.float32))
+    strip = _display(analysis.column_scores[None, :].astype(np.float32))
     extent = [0, analysis.column_scores.size * analysis.seconds_per_px, 0, 1]
     shown = ax.imshow(strip, cmap="viridis", vmin=0, vmax=1, aspect="auto", extent=extent)
     ax.set_yticks([])
@@ -60,17 +64,17 @@ def _extent(analysis):
 
 
 def _save(fig, path: Path, dpi: int) -> Path:
-    fig.savefig(path, dpi=dpi)
+    # Fixed margins: matplotlib's automatic layouts cost a tenth of a second per figure.
+    fig.subplots_adjust(left=0.07, right=0.93, bottom=0.1, top=0.92, hspace=0.12, wspace=0.25)
+    fig.savefig(path, dpi=dpi, pil_kwargs=PNG_OPTIONS)
     plt.close(fig)
     return path
 
 
 def plot_image(analysis, path: Path, dpi: int = 100) -> Path:
     """Stitched image with the classifier's score per window above it."""
-    fig, (strip, ax) = plt.subplots(2, 1, figsize=FIGSIZE, sharex=True, height_ratios=[1, 8],
-                                    layout="constrained")
-    image, _ = _display(analysis.image)
-    ax.imshow(image, cmap="gray", aspect="auto", extent=_extent(analysis), vmin=0, vmax=255)
+    fig, (strip, ax) = plt.subplots(2, 1, figsize=FIGSIZE, sharex=True, height_ratios=[1, 8])
+    ax.imshow(_display(analysis.image), cmap="gray", aspect="auto", extent=_extent(analysis), vmin=0, vmax=255)
     _quality_strip(strip, analysis, fig)
     strip.set_title(f"{analysis.path.name}: stitched M-mode and acquisition quality "
                     f"(>= {analysis.threshold:g} is good)")
@@ -81,11 +85,9 @@ def plot_image(analysis, path: Path, dpi: int = 100) -> Path:
 
 def plot_mask(analysis, path: Path, dpi: int = 100) -> Path:
     """Stitched image with the segmented cavity overlaid and bad regions shaded."""
-    fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
-    image, step = _display(analysis.image)
-    mask, _ = _display(analysis.mask.astype(np.float32))
-    ax.imshow(image, cmap="gray", aspect="auto", extent=_extent(analysis), vmin=0, vmax=255)
-    overlay = np.ma.masked_less(mask, 0.5)
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    ax.imshow(_display(analysis.image), cmap="gray", aspect="auto", extent=_extent(analysis), vmin=0, vmax=255)
+    overlay = np.ma.masked_less(_display(analysis.mask.astype(np.float32)), 0.5)
     ax.imshow(overlay, cmap="autumn", alpha=0.35, aspect="auto", extent=_extent(analysis), vmin=0, vmax=1)
     _shade(ax, analysis)
     ax.set_title(f"{analysis.path.name}: LV cavity segmentation (red shading: bad quality)")
@@ -96,7 +98,7 @@ def plot_mask(analysis, path: Path, dpi: int = 100) -> Path:
 
 def _events_plot(analysis, path: Path, dpi: int, which: str) -> Path:
     time_s = np.arange(analysis.lvid_mm.size) * analysis.seconds_per_px
-    fig, (ax_vol, ax_lvid) = plt.subplots(2, 1, figsize=(FIGSIZE[0], 5.5), sharex=True, layout="constrained")
+    fig, (ax_vol, ax_lvid) = plt.subplots(2, 1, figsize=(FIGSIZE[0], 5.5), sharex=True)
     ax_vol.plot(time_s, teichholz_ul(analysis.lvid_mm), color="0.35", lw=0.8)
     ax_lvid.plot(time_s, analysis.lvid_mm, color="0.35", lw=0.8)
     label = "end-diastole" if which == "diastole" else "end-systole"
@@ -126,7 +128,7 @@ def plot_systoles(analysis, path: Path, dpi: int = 100) -> Path:
 
 def plot_heart_rate(analysis, path: Path, dpi: int = 100) -> Path:
     """Heart rate per beat over time with the quality strip, and LV Vol;d against heart rate."""
-    fig = plt.figure(figsize=(FIGSIZE[0], 5.5), layout="constrained")
+    fig = plt.figure(figsize=(FIGSIZE[0], 5.5))
     grid = fig.add_gridspec(2, 2, width_ratios=[3, 1], height_ratios=[1, 6])
     strip = fig.add_subplot(grid[0, 0])
     ax = fig.add_subplot(grid[1, 0], sharex=strip)
@@ -151,7 +153,7 @@ def plot_heart_rate(analysis, path: Path, dpi: int = 100) -> Path:
 
 def plot_lvid_volume(time_s, lvid, volume, path: Path, dpi: int = 100) -> Path:
     """LVID and LV volume over time (for heart_segmentation.test on one recording)."""
-    fig, (ax_lvid, ax_vol) = plt.subplots(2, 1, figsize=(FIGSIZE[0], 5), sharex=True, layout="constrained")
+    fig, (ax_lvid, ax_vol) = plt.subplots(2, 1, figsize=(FIGSIZE[0], 5), sharex=True)
     ax_lvid.plot(time_s, lvid, lw=0.8)
     ax_vol.plot(time_s, volume, lw=0.8)
     ax_lvid.set_ylabel("LVID (mm)")
