@@ -210,6 +210,9 @@ def _frames_of(ds, path: Path) -> Frames:
         raise NoPixelDataError(path, "DICOM file holds no pixel data (PixelData)")
     cal = calibration(ds, path)
     pixels, colour = _decoded(ds, path)
+    if pixels.ndim != 4 or pixels.shape[-1] != (1 if colour == "grey" else 3) or 0 in pixels.shape:
+        raise UnsupportedPixelFormatError(path, f"{ds.PhotometricInterpretation} pixels of shape {pixels.shape}; "
+                                                "expected frames x rows x columns x samples (1 or 3)")
     box = cal.region
     if pixels.shape[1] < box.y1 or pixels.shape[2] < box.x1:
         raise CalibrationError(path, f"M-mode region {box} lies outside the {pixels.shape[2]}x{pixels.shape[1]} frame")
