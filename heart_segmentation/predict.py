@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.errors import CheckpointError
 from mmode.nets import load_file, load_weights, to_network_batch
+from mmode.windows import tile_starts
 
 PUBLISHED_CONFIG = QuickNatConfig()  # 64 filters, 256 px, input 0-1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "heart-seg-net.pt"
@@ -50,14 +51,6 @@ def predict_single(net: QuickNat, device, image: np.ndarray, size: int | None = 
     return mask[0].numpy(), full.numpy()
 
 
-def segmentation_windows(width: int, side: int) -> list[int]:
-    """Left edges of side x side windows tiling ``width`` columns; the last is right-aligned."""
-    if width <= side:
-        return [0]
-    starts = list(range(0, width - side, side))
-    return starts + [width - side]
-
-
 def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     """Cavity mask (rows, width) bool of a stitched grey image (rows, width).
 
@@ -68,7 +61,7 @@ def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     rows, width = image.shape
     if width < rows:  # shorter than one window: pad with black on the right
         image = np.pad(image, ((0, 0), (0, rows - width)))
-    starts = segmentation_windows(image.shape[1], rows)
+    starts = tile_starts(image.shape[1], rows)  # the last window is right-aligned
     windows = np.stack([image[:, s:s + rows] for s in starts])
     logits = window_logits(net, windows, device)
     mask = np.empty((rows, image.shape[1]), dtype=bool)

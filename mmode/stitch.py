@@ -34,34 +34,18 @@ def column_profiles(frame: np.ndarray, band_rows: int = BAND_ROWS) -> np.ndarray
 class _Profile:
     """Column profiles of one frame with their spectrum and energies, computed once per frame."""
 
-    def __init__(self, values: np.ndarray, frame: np.ndarray | None = None):
-        self.values, self.frame = values, frame
+    def __init__(self, frame: np.ndarray):
+        self.frame = frame
+        self.values = values = column_profiles(frame)
         self.n_fft = 1 << int(np.ceil(np.log2(2 * values.shape[1])))
         self.spectrum = np.fft.rfft(values, self.n_fft)
         power = (values ** 2).sum(axis=0)
         self.energy_from = np.cumsum(power[::-1])[::-1]  # sum over columns >= s
         self.energy_to = np.cumsum(power)  # sum over columns <= i
 
-    @classmethod
-    def of_frame(cls, frame: np.ndarray) -> "_Profile":
-        return cls(column_profiles(frame), frame)
-
-
-def shift_costs(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
-    """Mean squared difference of ``prev[:, s:]`` and ``nxt[:, :cols - s]`` for every shift s.
-
-    Parameters
-    ----------
-    prev, nxt : (bands, cols) float arrays, column profiles of two frames.
-
-    Returns
-    -------
-    (cols,) float64; entry s compares the ``cols - s`` overlapping columns.
-    """
-    return _costs(_Profile(prev), _Profile(nxt))
-
 
 def _costs(prev: _Profile, nxt: _Profile) -> np.ndarray:
+    """Mean squared difference of ``prev[:, s:]`` and ``nxt[:, :cols - s]`` for every shift s, shape (cols,)."""
     bands, cols = prev.values.shape
     # cross[s] = sum_i prev[i + s] * nxt[i], for all s at once
     cross = np.fft.irfft((prev.spectrum * np.conj(nxt.spectrum)).sum(axis=0), prev.n_fft)[:cols]
@@ -93,7 +77,7 @@ def find_shift(prev: np.ndarray, nxt: np.ndarray, min_overlap: int = MIN_OVERLAP
     ----------
     prev, nxt : (rows, cols) arrays of the same frame region (any real dtype).
     """
-    return _best_shift(_Profile.of_frame(prev), _Profile.of_frame(nxt), min_overlap)
+    return _best_shift(_Profile(prev), _Profile(nxt), min_overlap)
 
 
 def frame_shifts(frames) -> list[int]:
@@ -108,9 +92,9 @@ def frame_shifts(frames) -> list[int]:
     """
     n = frames.pixels.shape[0]
     shifts = [0]
-    prev = _Profile.of_frame(frames.luma(0))
+    prev = _Profile(frames.luma(0))
     for k in range(1, n):
-        nxt = _Profile.of_frame(frames.luma(k))
+        nxt = _Profile(frames.luma(k))
         shift = _best_shift(prev, nxt, MIN_OVERLAP_PX)
         if shift is None:
             raise FramesDoNotOverlapError(frames.path, f"frames {k - 1} and {k} do not overlap; cannot stitch")
