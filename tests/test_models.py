@@ -1,4 +1,5 @@
 """Both networks: published-checkpoint compatibility, loaders, training steps, datasets, metrics."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ from quality_classification import CardioNet
 from quality_classification.model import CardioNetConfig
 from quality_classification.predict import load_checkpoint as load_quality
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared golden fixtures not present")
+# The golden files live in the project's shared folder beside the checkout (or where MMODE_GOLDEN_DIR says).
+FIXTURES = Path(os.environ.get("MMODE_GOLDEN_DIR", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"golden fixtures not found at {FIXTURES}")
 
 
 @pytest.fixture(scope="module")
