@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from mmode.annotations import BORDER_COLUMNS, borders_path, cavity_mask
+
 log = logging.getLogger(__name__)
 
 SECONDS_PER_PX = 0.00083334
@@ -114,8 +116,7 @@ class Phantom:
 
     def cavity_mask(self) -> np.ndarray:
         """Ground-truth cavity mask (rows, width) bool: ant. endo <= row < post. endo."""
-        rows = np.arange(self.image.shape[0], dtype=np.float32)[:, None]
-        return (rows >= self.borders[1]) & (rows < self.borders[2])
+        return cavity_mask(self.borders, self.image.shape[0])
 
     def good_intervals(self) -> list[tuple[float, float]]:
         duration = self.width * self.config.seconds_per_px
@@ -523,8 +524,7 @@ def write(ph: Phantom, path: Path) -> Path:
     truth_path(path).write_text(json.dumps(truth, indent=1))
     with open(borders_path(path), "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["column", "anterior_epicardium", "anterior_endocardium",
-                         "posterior_endocardium", "posterior_epicardium", "lvid_mm"])
+        writer.writerow(["column", *BORDER_COLUMNS, "lvid_mm"])
         for col, (b4, b3, b1, b2, lvid) in enumerate(zip(*ph.borders, ph.lvid_mm)):
             # %.9g round-trips float32 exactly, so masks rebuilt from the CSV equal cavity_mask().
             writer.writerow([col, *(f"{b:.9g}" for b in (b4, b3, b1, b2)), f"{lvid:.5f}"])
@@ -533,16 +533,6 @@ def write(ph: Phantom, path: Path) -> Path:
 
 def truth_path(dicom_path: Path) -> Path:
     return Path(dicom_path).with_suffix(".truth.json")
-
-
-def borders_path(dicom_path: Path) -> Path:
-    return Path(dicom_path).with_suffix(".borders.csv")
-
-
-def read_borders(path: Path) -> np.ndarray:
-    """Border traces written by :func:`write`, shape (4, width) float32 rows."""
-    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
-    return data[:, 1:5].T.astype(np.float32)
 
 
 def write_quality_annotations(rows: list[tuple[str, Phantom]], path: Path) -> None:

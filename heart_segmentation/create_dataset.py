@@ -22,16 +22,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from mmode.annotations import borders_path, cavity_mask, read_borders
 from mmode.recording import load_recording
-from phantom import borders_path, read_borders
 
 log = logging.getLogger(__name__)
-
-
-def border_mask(borders: np.ndarray, rows: int) -> np.ndarray:
-    """Cavity mask (rows, width) bool from border traces (4, width)."""
-    r = np.arange(rows, dtype=np.float32)[:, None]
-    return (r >= borders[1]) & (r < borders[2])
 
 
 def main(argv=None) -> int:
@@ -54,7 +48,7 @@ def main(argv=None) -> int:
             continue
         recording = load_recording(path)
         rows, width = recording.image.shape
-        mask = border_mask(read_borders(borders_path(path))[:, :width], rows)
+        mask = cavity_mask(read_borders(borders_path(path))[:, :width], rows)
         good = annotations.get(path.stem, ([(0.0, float("inf"))], []))[0]
         dt = recording.calibration.seconds_per_px
         for start in range(0, width - rows + 1, args.stride):

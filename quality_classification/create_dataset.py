@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from mmode.annotations import borders_path, cavity_mask, read_borders
 from mmode.recording import load_recording
 from mmode.windows import CROP_RATIOS, vertical_start
 
@@ -52,14 +53,11 @@ def covered(lo: float, hi: float, intervals) -> float:
     return sum(max(0.0, min(hi, b) - max(lo, a)) for a, b in intervals) / (hi - lo)
 
 
-def cavity_mask(recording, dicom_path: Path) -> np.ndarray:
-    from phantom import borders_path, read_borders
-
+def recording_cavity(recording, dicom_path: Path) -> np.ndarray:
+    """The cavity mask from the border traces beside the DICOM, else from the segmentation network."""
     borders_file = borders_path(dicom_path)
     if borders_file.exists():
-        borders = read_borders(borders_file)[:, :recording.image.shape[1]]
-        rows = np.arange(recording.image.shape[0])[:, None]
-        return (rows >= borders[1]) & (rows < borders[2])
+        return cavity_mask(read_borders(borders_file)[:, :recording.image.shape[1]], recording.image.shape[0])
     from heart_segmentation import load_checkpoint, segment_image
 
     return segment_image(load_checkpoint(), recording.image)
@@ -106,7 +104,7 @@ def main(argv=None) -> int:
             log.warning("%s: no quality annotation, skipped", path)
             continue
         recording = load_recording(path)
-        mask = cavity_mask(recording, path)
+        mask = recording_cavity(recording, path)
         for which, start, window in cut_windows(recording, mask, *annotations[path.stem], args.stride):
             name = f"{path.stem}_{start:05d}"
             Image.fromarray(np.clip(np.rint(window), 0, 255).astype(np.uint8)).save(

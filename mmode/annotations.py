@@ -1,0 +1,29 @@
+"""LV border traces beside a recording (NAME.borders.csv) and the cavity mask they define.
+
+The CSV has one row per stitched column: column, anterior_epicardium,
+anterior_endocardium, posterior_endocardium, posterior_epicardium (rows inside
+the M-mode region), optionally followed by more columns such as lvid_mm.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+BORDER_COLUMNS = ("anterior_epicardium", "anterior_endocardium", "posterior_endocardium", "posterior_epicardium")
+
+
+def borders_path(dicom_path) -> Path:
+    return Path(dicom_path).with_suffix(".borders.csv")
+
+
+def read_borders(path) -> np.ndarray:
+    """Border traces, shape (4, width) float32 rows, in BORDER_COLUMNS order."""
+    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    return data[:, 1:5].T.astype(np.float32)
+
+
+def cavity_mask(borders: np.ndarray, rows: int) -> np.ndarray:
+    """Cavity mask (rows, width) bool: anterior endocardium <= row < posterior endocardium."""
+    r = np.arange(rows, dtype=np.float32)[:, None]
+    return (r >= borders[1]) & (r < borders[2])
