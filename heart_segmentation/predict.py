@@ -43,7 +43,8 @@ def predict_single(net: QuickNat, device, image: np.ndarray, size: int | None = 
     """The original's API: (0-1 mask at network size, 0-1 mask at the window's size).
 
     ``image`` is one 2-D grey window (0-255); the second mask is resized back
-    with nearest neighbour, as the original did.
+    with nearest neighbour, as the original did. ``size`` is accepted for the
+    original's signature; the network's own input size (from its checkpoint) is used.
     """
     logits = window_logits(net, image[None], device)
     mask = (logits > 0).float()

@@ -57,5 +57,8 @@ def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
 
 
 def predict_single(net: CardioNet, device, image: np.ndarray, size: int | None = None) -> float:
-    """The original's API: the sigmoid score of one grey window (0-255); >= 0.5 is good."""
+    """The original's API: the sigmoid score of one grey window (0-255); >= 0.5 is good.
+
+    ``size`` is accepted for the original's signature; the network's own input size is used.
+    """
     return float(classify_windows(net, [image], device)[0])
