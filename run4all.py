@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     configure_logging(args)
     from tqdm import tqdm
 
-    from mmode.results import ALL_COLUMNS, STATS_COLUMNS, replace_rows
+    from mmode.results import columns_for, replace_rows
     from mmode.windows import crop_ratio
 
     try:
@@ -163,6 +163,7 @@ def main(argv=None) -> int:
         recordings = find_recordings(args.input)
         if not recordings:
             raise EchoInputError(args.input, "no DICOM files (*.dcm or DICOM files without extension)")
+        models = load_models(args)  # here too with workers: a missing checkpoint is one line, not a broken pool
     except EchoInputError as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT
@@ -176,11 +177,11 @@ def main(argv=None) -> int:
     if skipped:
         log.warning("resuming: %d of %d files already finished", skipped, len(recordings))
 
-    columns = ALL_COLUMNS if args.write == "all" else STATS_COLUMNS
+    columns = columns_for(args.write)
     ok, failed, beats_kept = skipped, 0, 0
     started = time.perf_counter()
     try:
-        results = _run(todo, mass_of, args)
+        results = _run(todo, mass_of, args, models)
         for path, (rows, error, n_good) in tqdm(results, total=len(todo), desc="recordings", unit="file",
                                                 disable=None):
             if rows is not None:  # a failed file keeps the rows of an earlier run
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
             else:
                 log.warning("%s: %s", path, error)
                 failed += 1
-    except EchoInputError as error:  # e.g. missing model files: nothing can run
+    except EchoInputError as error:  # e.g. the dask scheduler cannot be reached: nothing can run
         report(error, args.debug)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -206,14 +207,14 @@ def main(argv=None) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def _run(todo, mass_of, args):
+def _run(todo, mass_of, args, models):
     """Yield (path, result) in input order, from this process, a pool of workers or a dask cluster."""
     global _models
     if args.scheduler:
         yield from _run_dask(todo, mass_of, args)
         return
     if args.workers == 1 or len(todo) <= 1:
-        _models = load_models(args)
+        _models = models
         for path in todo:
             yield path, process(path, mass_of[path], args, args.output)
         return

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from mmode.beats import Beat, detect_beats, lvid_mm, teichholz_ul
-from mmode.dicom_io import Frames, RegionBox, read_frames
+from mmode.dicom_io import Frames, RegionBox
 from mmode.errors import RecordingTooShortError
+from mmode.recording import load_recording
 from mmode.stitch import find_shift, stitch
 from mmode.windows import crop_ratio, tile_starts, vertical_start
 
@@ -34,11 +35,11 @@ class EchoCard:
 
     def __init__(self, filepath):
         self.filepath = Path(filepath)
-        frames = read_frames(self.filepath)
-        self.calibration = frames.calibration
-        self.time_res = frames.calibration.seconds_per_px
-        self.len_res = frames.calibration.mm_per_px
-        self.image = stitch(frames)
+        recording = load_recording(self.filepath)
+        self.calibration = recording.calibration
+        self.time_res = recording.calibration.seconds_per_px
+        self.len_res = recording.calibration.mm_per_px
+        self.image = recording.image
         self.mask = None
 
     @property
@@ -72,8 +73,7 @@ def make_timeseries(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim == 3:
         frames = frames[..., None]
-    calibration = None  # not needed to stitch
-    return stitch(Frames(Path("<array>"), calibration, frames))
+    return stitch(Frames(Path("<array>"), None, frames))  # stitching needs no calibration
 
 
 def make_seg_windows(image: np.ndarray):

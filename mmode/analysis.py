@@ -31,11 +31,7 @@ class Analysis:
     image: np.ndarray  # (rows, width) float32 grey
     mask: np.ndarray  # (rows, width) bool cavity
     lvid_mm: np.ndarray  # (width,)
-    window_starts: np.ndarray  # left column of each quality window (half a side apart)
-    window_side: int
-    window_tops: np.ndarray
-    scores: np.ndarray  # classifier sigmoid per window
-    column_scores: np.ndarray  # (width,) lowest score of the windows covering each column
+    column_scores: np.ndarray  # (width,) lowest classifier score of the quality windows covering each column
     threshold: float
     beats: list[Beat]  # every detected beat, each with its quality and good flag
     timings: dict = field(default_factory=dict)
@@ -94,18 +90,16 @@ def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="
     mask = segment_image(seg_net, image, device)
     lvid = lvid_mm(mask, cal.mm_per_px)
     timings["segmentation"] = time.perf_counter() - started
-    cavity_rows = np.count_nonzero(mask, axis=0)
-    plausible = (cavity_rows > 0) & (cavity_rows < MAX_CAVITY_ROWS * rows)
+    plausible = (lvid > 0) & (lvid < MAX_CAVITY_ROWS * rows * cal.mm_per_px)
     if np.count_nonzero(plausible) < MIN_CAVITY_COLUMNS * width:
         raise NoCavityError(path, "no left-ventricular cavity found by the segmentation")
 
     started = time.perf_counter()
     side = min(int(rows * ratio), width)
     starts = tile_starts(width, side, max(side // 2, 1))
-    tops = np.array([vertical_start(mask[:, s:s + side], side) for s in starts])
+    tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
     windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
-    scores = classify_windows(quality_net, windows, device)
-    per_column = column_scores(starts, side, scores, width)
+    per_column = column_scores(starts, side, classify_windows(quality_net, windows, device), width)
     timings["quality"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -113,4 +107,4 @@ def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="
     timings["beats"] = time.perf_counter() - started
     if not beats:
         log.warning("%s: no complete heart beat found", path)
-    return Analysis(path, cal, image, mask, lvid, starts, side, tops, scores, per_column, threshold, beats, timings)
+    return Analysis(path, cal, image, mask, lvid, per_column, threshold, beats, timings)

@@ -16,6 +16,9 @@ class EchoInputError(ValueError):
         self.problem = problem
         super().__init__(f"{path}: {problem}" if path is not None else problem)
 
+    def __reduce__(self):  # so that errors raised in worker processes arrive intact
+        return type(self), (self.path, self.problem)
+
 
 class NotDicomError(EchoInputError):
     """The file is not a DICOM file (or is empty)."""

@@ -56,8 +56,13 @@ def stats_row(analysis) -> dict:
     return row
 
 
+def columns_for(mode: str) -> list[str]:
+    """CSV header of a -w mode ("all" or "stats")."""
+    return ALL_COLUMNS if mode == "all" else STATS_COLUMNS
+
+
 def rows_for(analysis, mode: str) -> tuple[list[str], list[dict]]:
-    return (ALL_COLUMNS, all_rows(analysis)) if mode == "all" else (STATS_COLUMNS, [stats_row(analysis)])
+    return columns_for(mode), all_rows(analysis) if mode == "all" else [stats_row(analysis)]
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Where the quality windows lie and which of them each event falls in."""
+"""Where the analysis windows lie: sizes from body mass, tiling along time, centring on the cavity."""
 from __future__ import annotations
 
 import bisect
@@ -51,8 +51,7 @@ def column_scores(starts: np.ndarray, side: int, scores: np.ndarray, width: int)
 
 def vertical_start(mask: np.ndarray, side: int) -> int:
     """Top row of a window of ``side`` rows centred on the cavity, kept inside the image."""
-    rows = np.nonzero(mask.any(axis=1))[0] if mask.any() else None
-    centre = mask.shape[0] / 2 if rows is None else np.nonzero(mask)[0].mean()
+    centre = np.nonzero(mask)[0].mean() if mask.any() else mask.shape[0] / 2
     return int(np.clip(round(centre - side / 2), 0, max(mask.shape[0] - side, 0)))
 
 

@@ -226,3 +226,20 @@ def test_two_runs_writing_one_csv_do_not_corrupt_it(study, tmp_path):
             for k in range(4)]
     assert [p.wait(timeout=300) for p in runs] == [0, 0, 0, 0]
     assert shared.read_text() == reference
+
+
+def test_missing_checkpoint_with_workers_is_one_line(study, tmp_path, capsys):
+    folder, _ = study
+    code = run4all.main(["-i", str(folder), "-m", "25", "-o", str(tmp_path), "--workers", "2",
+                         "--seg-model", str(tmp_path / "missing.pt")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "missing.pt: model file not found" in err[0]
+
+
+def test_errors_survive_pickling_between_processes():
+    import pickle
+
+    from mmode.errors import NoCavityError
+
+    error = pickle.loads(pickle.dumps(NoCavityError("/data/m1.dcm", "no cavity")))
+    assert type(error) is NoCavityError and str(error) == "/data/m1.dcm: no cavity" and error.problem == "no cavity"
