@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, analyse_and_write, check_good_beats,
-                       configure_logging, default_csv_name, ensure_writable, load_models, report)
+                       configure_logging, default_csv_name, ensure_writable, exit_now, load_models, report)
 from mmode.errors import EchoInputError
 
 log = logging.getLogger("end2end_framework")
@@ -60,4 +59,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, add_common_arguments, analyse_and_write,
-                       check_good_beats, configure_logging, default_csv_name, ensure_writable, load_models, report)
+                       analyse_file, check_good_beats, configure_logging, default_csv_name, ensure_writable,
+                       exit_now, load_models, report, write_file_graphs)
 from mmode.errors import BadMassError, EchoInputError
 
 log = logging.getLogger("run4all")
@@ -99,32 +100,72 @@ def _init_worker(args, threads: int) -> None:
     _models = load_models(args)
 
 
-def process(path: Path, mass, args, out_root: Path, threads: int | None = None):
-    """(CSV rows or None, error message or None, number of good beats) for one file.
-
-    A recording without good beats has rows (an empty stats row) and an error.
-    Models are loaded on first use in each process (``threads``: torch threads then).
-    """
-    from mmode.results import rows_for
-
-    if _models is None:
-        _init_worker(args, threads or 1)
+def _guarded(args, work):
+    """(work(), None), or (None, error message): one broken file must not end the study."""
     try:
-        analysis = analyse_and_write(path, mass, _models, args, out_root / path.stem, args.graphs)
+        return work(), None
     except EchoInputError as error:
-        return None, error.problem, 0
-    except Exception as error:  # one broken file must not end the study
+        return None, error.problem
+    except Exception as error:  # noqa: BLE001
         if args.debug:
             import traceback
 
             traceback.print_exc()
-        return None, f"{type(error).__name__}: {error}", 0
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _outcome(analysis, error, args):
+    """(CSV rows or None, error message or None, number of good beats) of one analysed file.
+
+    A recording without good beats has rows (an empty stats row) and an error.
+    """
+    from mmode.results import rows_for
+
+    if error is not None:
+        return None, error, 0
     rows = rows_for(analysis, args.write)[1]
     try:
         check_good_beats(analysis)
     except EchoInputError as error:
         return rows, error.problem, 0
     return rows, None, len(analysis.good_beats)
+
+
+def process(path: Path, mass, args, out_root: Path, threads: int | None = None):
+    """_outcome() of one file, its graphs written; in a pool worker or a dask worker.
+
+    Models are loaded on first use in each process (``threads``: torch threads then).
+    """
+    if _models is None:
+        _init_worker(args, threads or 1)
+    return _outcome(*_guarded(args, lambda: analyse_and_write(path, mass, _models, args, out_root / path.stem,
+                                                              args.graphs)), args)
+
+
+def _run_here(todo, mass_of, args):
+    """Yield (path, _outcome) in order; each file's graphs are drawn in a second thread while the next
+    file is analysed (torch computes without the GIL), so they cost little more than nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def draw(analysis, path):
+        return _guarded(args, lambda: write_file_graphs(analysis, args.output / path.stem, args))[1]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="graphs") as painter:  # the only thread using matplotlib
+        pending = None  # (path, analysis, error, its graphs' future)
+        for path in todo:
+            analysis, error = _guarded(args, lambda: analyse_file(path, mass_of[path], _models, args, args.graphs))
+            drawing = painter.submit(draw, analysis, path) if error is None and args.graphs else None
+            if pending is not None:
+                yield _finish(*pending, args)
+            pending = (path, analysis, error, drawing)
+        if pending is not None:
+            yield _finish(*pending, args)
+
+
+def _finish(path, analysis, error, drawing, args):
+    if drawing is not None:
+        error = drawing.result()
+    return path, _outcome(analysis, error, args)
 
 
 def parse_args(argv=None):
@@ -215,8 +256,7 @@ def _run(todo, mass_of, args, models):
         return
     if args.workers == 1 or len(todo) <= 1:
         _models = models
-        for path in todo:
-            yield path, process(path, mass_of[path], args, args.output)
+        yield from _run_here(todo, mass_of, args)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -260,4 +300,4 @@ def _run_dask(todo, mass_of, args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

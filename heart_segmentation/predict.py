@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.errors import CheckpointError
-from mmode.nets import load_file, load_weights, to_network_batch
+from mmode.nets import for_inference, load_file, load_weights, to_device, to_network_batch
 from mmode.windows import tile_starts
 
 PUBLISHED_CONFIG = QuickNatConfig()  # 64 filters, 256 px, input 0-1
@@ -25,7 +25,7 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     cfg = QuickNatConfig(**obj["config"]) if "config" in obj else PUBLISHED_CONFIG
     net = QuickNat(cfg)
     load_weights(net, obj["net_state_dict"], path)
-    return net.to(device).eval()
+    return for_inference(net, device)
 
 
 def window_logits(net: QuickNat, windows: np.ndarray, device="cpu") -> torch.Tensor:
@@ -35,7 +35,7 @@ def window_logits(net: QuickNat, windows: np.ndarray, device="cpu") -> torch.Ten
     with torch.inference_mode():
         for start in range(0, len(windows), BATCH):
             batch = to_network_batch(windows[start:start + BATCH], cfg.input_shape, cfg.input_scale)
-            out.append(net(batch.to(device))[:, 0].float().cpu())
+            out.append(net(to_device(batch, device))[:, 0].float().cpu())
     return torch.cat(out) if out else torch.empty(0, *cfg.input_shape)
 
 

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -62,8 +63,13 @@ def gate_beats(beats: list[Beat], scores_per_column: np.ndarray, threshold: floa
     return gated
 
 
-def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="cpu") -> Analysis:
+def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="cpu",
+            on_loaded: Callable[[], None] | None = None) -> Analysis:
     """Run the whole pipeline on one DICOM file.
+
+    ``on_loaded`` is called once the recording is read and stitched, before the
+    networks run: the command line starts importing matplotlib then, in a thread,
+    while torch computes without the GIL.
 
     Raises
     ------
@@ -80,6 +86,8 @@ def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="
     image, cal = recording.image, recording.calibration
     rows, width = image.shape
     timings["load+stitch"] = time.perf_counter() - started
+    if on_loaded is not None:
+        on_loaded()
     if width < rows:
         raise RecordingTooShortError(path, f"stitched recording has {width} columns ({recording.duration_s:.2f} s), "
                                            f"shorter than one {rows}-column analysis window")

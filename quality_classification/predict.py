@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from mmode.errors import CheckpointError
-from mmode.nets import load_file, load_weights, to_network_batch
+from mmode.nets import for_inference, load_file, load_weights, to_device, to_network_batch
 from quality_classification.model import CardioNet, CardioNetConfig
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -33,7 +33,7 @@ def load_checkpoint(path=None, device="cpu") -> CardioNet:
     else:
         raise CheckpointError(path, "not a quality-classifier checkpoint")
     load_weights(net, state, path)
-    return net.to(device).eval()
+    return for_inference(net, device)
 
 
 def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
@@ -52,7 +52,7 @@ def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
             else:
                 batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
             batch = (batch - cfg.norm_mean) / cfg.norm_std
-            scores.append(net(batch.to(device))[5].float().cpu().numpy())
+            scores.append(net(to_device(batch, device))[5].float().cpu().numpy())
     return np.concatenate(scores) if scores else np.empty(0)
 
 

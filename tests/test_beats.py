@@ -88,3 +88,16 @@ def test_find_peaks_agrees_with_scipy():
         distance, prominence = int(rng.integers(1, 40)), float(rng.uniform(0, 3))
         expected = scipy_find_peaks(x, distance=distance, prominence=prominence)[0]
         np.testing.assert_array_equal(find_peaks(x, distance, prominence), expected)
+
+
+def test_median_filter_agrees_with_scipy():
+    from scipy.ndimage import median_filter as scipy_median_filter
+
+    from mmode.beats import median_filter
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        x = rng.standard_normal(int(rng.integers(1, 300)))
+        size = int(rng.integers(0, 6)) * 2 + 1
+        expected = scipy_median_filter(x, size=size, mode="nearest") if x.size >= size else x
+        np.testing.assert_array_equal(median_filter(x, size), expected)
