@@ -14,9 +14,11 @@ import logging
 import time
 from pathlib import Path
 
-from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, analyse_and_write, check_good_beats,
-                       configure_logging, default_csv_name, ensure_writable, exit_now, load_models, report)
+from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, check_good_beats, configure_logging,
+                       default_csv_name, ensure_writable, exit_now, load_models, report)
 from mmode.errors import EchoInputError
+from mmode.results import replace_rows, rows_for
+from mmode.sidecar import Sidecar
 
 log = logging.getLogger("end2end_framework")
 
@@ -36,18 +38,22 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args)
+    sidecar = None
     try:
-        from mmode.results import replace_rows, rows_for
+        from mmode.windows import crop_ratio
 
         started = time.perf_counter()
         ensure_writable(args.output)
+        ratio = crop_ratio(args.mass, args.input)  # a bad mass fails before anything starts
+        sidecar = Sidecar(args.input, args.graphs)  # reads the file while torch is imported
         models = load_models(args)
-        analysis = analyse_and_write(args.input, args.mass, models, args, args.output, args.graphs)
+        analysis = _measure(args, ratio, models, sidecar)
         csv_path = args.writefile or args.output / default_csv_name(args.write)
         columns, rows = rows_for(analysis, args.write)
         replace_rows(csv_path, columns, [args.input.name], rows)
-        log.info("%s: %d of %d beats good; wrote %s (%.2f s)", args.input, len(analysis.good_beats),
-                 len(analysis.beats), csv_path, time.perf_counter() - started)
+        log.info("%s: %d of %d beats good; wrote %s (%.2f s; %s)", args.input, len(analysis.good_beats),
+                 len(analysis.beats), csv_path, time.perf_counter() - started,
+                 ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in analysis.timings.items()))
         check_good_beats(analysis)
     except EchoInputError as error:
         report(error, args.debug)
@@ -55,7 +61,23 @@ def main(argv=None) -> int:
     except OSError as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT
+    finally:
+        if sidecar is not None:
+            sidecar.close()
     return EXIT_OK
+
+
+def _measure(args, ratio: float, models, sidecar: Sidecar):
+    """The Analysis of ``args.input``, its graphs written (the sidecar reads the file and draws them)."""
+    from mmode.analysis import measure
+
+    recording, load_s = sidecar.recording()
+    analysis = measure(recording, ratio, models.seg, models.quality, args.threshold, models.device)
+    analysis.timings = {"load+stitch": load_s, **analysis.timings}
+    if args.graphs:
+        sidecar.draw(analysis, args.output, args.dpi)
+        analysis.timings["graphs"] = sidecar.wait()
+    return analysis
 
 
 if __name__ == "__main__":

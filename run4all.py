@@ -153,7 +153,7 @@ def _run_here(todo, mass_of, args):
     with ThreadPoolExecutor(1, thread_name_prefix="graphs") as painter:  # the only thread using matplotlib
         pending = None  # (path, analysis, error, its graphs' future)
         for path in todo:
-            analysis, error = _guarded(args, lambda: analyse_file(path, mass_of[path], _models, args, args.graphs))
+            analysis, error = _guarded(args, lambda: analyse_file(path, mass_of[path], _models, args))
             drawing = painter.submit(draw, analysis, path) if error is None and args.graphs else None
             if pending is not None:
                 yield _finish(*pending, args)

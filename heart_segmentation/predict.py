@@ -1,19 +1,17 @@
 """Load a segmentation checkpoint and segment windows or whole stitched images."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.errors import CheckpointError
-from mmode.nets import for_inference, load_file, load_weights, to_device, to_network_batch
+from mmode.nets import load_file, load_weights, to_network_batch
+from mmode.shipped import SEG_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.windows import tile_starts
 
 PUBLISHED_CONFIG = QuickNatConfig()  # 64 filters, 256 px, input 0-1
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "heart-seg-net.pt"
 BATCH = 8
 
 
@@ -25,7 +23,7 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     cfg = QuickNatConfig(**obj["config"]) if "config" in obj else PUBLISHED_CONFIG
     net = QuickNat(cfg)
     load_weights(net, obj["net_state_dict"], path)
-    return for_inference(net, device)
+    return net.to(device).eval()  # not channels-last: see mmode.nets.channels_last
 
 
 def window_logits(net: QuickNat, windows: np.ndarray, device="cpu") -> torch.Tensor:
@@ -35,7 +33,7 @@ def window_logits(net: QuickNat, windows: np.ndarray, device="cpu") -> torch.Ten
     with torch.inference_mode():
         for start in range(0, len(windows), BATCH):
             batch = to_network_batch(windows[start:start + BATCH], cfg.input_shape, cfg.input_scale)
-            out.append(net(to_device(batch, device))[:, 0].float().cpu())
+            out.append(net(batch.to(device))[:, 0].float().cpu())
     return torch.cat(out) if out else torch.empty(0, *cfg.input_shape)
 
 

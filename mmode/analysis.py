@@ -6,14 +6,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from mmode.beats import Beat, detect_beats, lvid_mm
 from mmode.dicom_io import Calibration
 from mmode.errors import NoCavityError, RecordingTooShortError
-from mmode.recording import load_recording
+from mmode.recording import Recording, load_recording
 from mmode.windows import column_scores, crop_ratio, tile_starts, vertical_start
 
 log = logging.getLogger(__name__)
@@ -63,37 +62,42 @@ def gate_beats(beats: list[Beat], scores_per_column: np.ndarray, threshold: floa
     return gated
 
 
-def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="cpu",
-            on_loaded: Callable[[], None] | None = None) -> Analysis:
-    """Run the whole pipeline on one DICOM file.
-
-    ``on_loaded`` is called once the recording is read and stitched, before the
-    networks run: the command line starts importing matplotlib then, in a thread,
-    while torch computes without the GIL.
+def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="cpu") -> Analysis:
+    """Run the whole pipeline on one DICOM file: read and stitch it, then ``measure``.
 
     Raises
     ------
     mmode.errors.EchoInputError subclasses for unusable input.
     """
+    ratio = crop_ratio(mass_g, path)  # a bad mass fails before the file is read
+    started = time.perf_counter()
+    recording = load_recording(path)
+    load_s = time.perf_counter() - started
+    analysis = measure(recording, ratio, seg_net, quality_net, threshold, device)
+    analysis.timings = {"load+stitch": load_s, **analysis.timings}
+    return analysis
+
+
+def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold: float = 0.5,
+            device="cpu") -> Analysis:
+    """Segment, classify quality, find and gate the beats of a stitched recording.
+
+    Parameters
+    ----------
+    ratio : quality-window side as a fraction of the image height (mmode.windows.crop_ratio).
+    """
     from heart_segmentation.predict import segment_image
     from quality_classification.predict import classify_windows
 
-    path = Path(path)
-    ratio = crop_ratio(mass_g, path)
-    timings = {}
-    started = time.perf_counter()
-    recording = load_recording(path)
-    image, cal = recording.image, recording.calibration
+    path, image, cal = recording.path, recording.image, recording.calibration
     rows, width = image.shape
-    timings["load+stitch"] = time.perf_counter() - started
-    if on_loaded is not None:
-        on_loaded()
     if width < rows:
         raise RecordingTooShortError(path, f"stitched recording has {width} columns ({recording.duration_s:.2f} s), "
                                            f"shorter than one {rows}-column analysis window")
 
     if image.std() < MIN_CONTRAST:
         raise NoCavityError(path, "no left-ventricular cavity: the M-mode image is blank")
+    timings = {}
     started = time.perf_counter()
     mask = segment_image(seg_net, image, device)
     lvid = lvid_mm(mask, cal.mm_per_px)

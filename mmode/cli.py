@@ -5,12 +5,12 @@ import argparse
 import logging
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmode.errors import EchoInputError, OutputError
+from mmode.shipped import SEG_CHECKPOINT, default_quality_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,12 @@ class GraphsAction(argparse.Action):
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments both end-to-end scripts take, with the same defaults."""
-    from heart_segmentation.predict import DEFAULT_CHECKPOINT as SEG_CHECKPOINT
-    from quality_classification.predict import default_checkpoint
-
     parser.add_argument("-m", "--mass", type=str, help="body mass of the mouse in grams")
     parser.add_argument("-g", "--graphs", action=GraphsAction, default=True,
                         help="write the five graphs (default); --no-graphs or -g False to skip them")
     parser.add_argument("-w", "--write", choices=("all", "stats"), default="all",
                         help="CSV content: one row per good beat (all) or one row per file (stats)")
-    parser.add_argument("--quality-model", type=Path, default=default_checkpoint(),
+    parser.add_argument("--quality-model", type=Path, default=default_quality_checkpoint(),
                         help="quality classifier weights (ours or the published quality-clas-net.pth)")
     parser.add_argument("--seg-model", type=Path, default=SEG_CHECKPOINT,
                         help="segmentation weights (ours or the published heart-seg-net.pt)")
@@ -99,25 +96,10 @@ def ensure_writable(folder: Path) -> None:
         raise OutputError(folder, "output folder is not writable")
 
 
-def _import_plots() -> None:
-    try:
-        import mmode.plots  # noqa: F401
-    except Exception:  # noqa: BLE001 - the import in write_file_graphs fails again and reports it
-        pass
-
-
-def import_plots_meanwhile() -> None:
-    """Import matplotlib in a thread: a third of a second hidden behind the networks' forward passes."""
-    if "mmode.plots" not in sys.modules:
-        threading.Thread(target=_import_plots, name="import-plots", daemon=True).start()
-
-
-def analyse_file(path: Path, mass, models: Models, args, graphs: bool):
-    """The Analysis of one file; with ``graphs``, matplotlib is imported while the networks run."""
+def analyse_file(path: Path, mass, models: Models, args):
     from mmode.analysis import analyse
 
-    return analyse(path, mass, models.seg, models.quality, args.threshold, models.device,
-                   on_loaded=import_plots_meanwhile if graphs else None)
+    return analyse(path, mass, models.seg, models.quality, args.threshold, models.device)
 
 
 def write_file_graphs(analysis, out_dir: Path, args) -> None:
@@ -131,7 +113,7 @@ def write_file_graphs(analysis, out_dir: Path, args) -> None:
 
 def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, graphs: bool):
     """Analyse one file and write its graphs; return the Analysis (CSV rows are the caller's)."""
-    analysis = analyse_file(path, mass, models, args, graphs)
+    analysis = analyse_file(path, mass, models, args)
     if graphs:
         write_file_graphs(analysis, out_dir, args)
     return analysis

@@ -32,18 +32,15 @@ def load_weights(net: torch.nn.Module, state_dict, path) -> None:
         raise CheckpointError(path, f"weights do not fit this network ({str(exc).splitlines()[0][:160]})") from None
 
 
-def for_inference(net: torch.nn.Module, device="cpu") -> torch.nn.Module:
-    """The network on ``device`` in eval mode, its weights channels-last.
+def channels_last(net: torch.nn.Module) -> torch.nn.Module:
+    """``net`` with channels-last weights: oneDNN's convolutions run a third faster on this machine.
 
-    oneDNN's convolutions run a third faster on this machine with channels-last
-    tensors than with the default layout, and give the same numbers.
+    Only for networks whose output is continuous in their activations: the
+    convolutions sum in another order, and QuickNAT's max-unpooling turns those
+    last-bit differences into swapped positions wherever two values nearly tie
+    (logits 6e-3 off the published golden outputs instead of 0).
     """
-    return net.to(device, memory_format=torch.channels_last).eval()
-
-
-def to_device(batch: torch.Tensor, device="cpu") -> torch.Tensor:
-    """A network batch on ``device`` in the channels-last layout of ``for_inference``."""
-    return batch.to(device, memory_format=torch.channels_last)
+    return net.to(memory_format=torch.channels_last)  # one-channel input batches are channels-last already
 
 
 def to_network_batch(windows: np.ndarray, size, scale: float = 1 / 255) -> torch.Tensor:

@@ -1,24 +1,15 @@
 """Load a quality checkpoint and classify grey windows."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from mmode.errors import CheckpointError
-from mmode.nets import for_inference, load_file, load_weights, to_device, to_network_batch
+from mmode.nets import channels_last, load_file, load_weights, to_network_batch
+from mmode.shipped import default_quality_checkpoint as default_checkpoint
 from quality_classification.model import CardioNet, CardioNetConfig
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 BATCH = 16
-
-
-def default_checkpoint() -> Path:
-    """The shipped quality-clas-net.pt, or a .pth of the same name (the published spelling)."""
-    pt = CHECKPOINT_DIR / "quality-clas-net.pt"
-    pth = pt.with_suffix(".pth")
-    return pth if not pt.exists() and pth.exists() else pt
 
 
 def load_checkpoint(path=None, device="cpu") -> CardioNet:
@@ -33,7 +24,7 @@ def load_checkpoint(path=None, device="cpu") -> CardioNet:
     else:
         raise CheckpointError(path, "not a quality-classifier checkpoint")
     load_weights(net, state, path)
-    return for_inference(net, device)
+    return channels_last(net.to(device).eval())
 
 
 def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
@@ -52,7 +43,7 @@ def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
             else:
                 batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
             batch = (batch - cfg.norm_mean) / cfg.norm_std
-            scores.append(net(to_device(batch, device))[5].float().cpu().numpy())
+            scores.append(net(batch.to(device))[5].float().cpu().numpy())
     return np.concatenate(scores) if scores else np.empty(0)
 
 

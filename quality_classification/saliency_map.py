@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from mmode.nets import to_network_batch
 from quality_classification.dataset import read_window

@@ -157,3 +157,51 @@ def test_run4all_mass_table(small, tmp_path):
     assert code == 1
     assert [r["file"] for r in read_csv(out / "output_stats.csv")] == ["mouse7100.dcm", "mouse7101.dcm"]
     assert "body mass 'heavy'" in read_csv(out / "errors.csv")[0]["error"]
+
+
+def test_forked_sidecar_writes_what_this_process_writes(small, tmp_path):
+    """As users run it, end2end_framework.py reads the file and draws the graphs in a forked process;
+    main() here (torch already loaded) does the same steps in this process: same CSV, same graphs."""
+    path = small[1][0]
+    result = subprocess.run([sys.executable, str(ROOT / "end2end_framework.py"), "-i", str(path), "-m", "25",
+                             "-o", str(tmp_path / "forked")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert end2end_framework.main(["-i", str(path), "-m", "25", "-o", str(tmp_path / "here")]) == 0
+    forked, here = (tmp_path / "forked" / "output_all.csv").read_text(), (tmp_path / "here" / "output_all.csv")
+    assert forked == here.read_text() and len(read_csv(here)) >= 3
+    for name in GRAPH_FILES:
+        assert (tmp_path / "forked" / name).stat().st_size > 10_000, name
+
+
+SIDECAR_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+from mmode.errors import NotDicomError
+from mmode.recording import load_recording
+from mmode.sidecar import Sidecar
+
+good, bad = Path(sys.argv[1]), Path(sys.argv[2])
+sidecar = Sidecar(good, graphs=False)
+assert sidecar._process is not None, "no process forked"
+recording, seconds = sidecar.recording()
+expected = load_recording(good)
+assert np.array_equal(recording.image, expected.image) and recording.calibration == expected.calibration
+sidecar.close()
+sidecar = Sidecar(bad, graphs=True)
+try:
+    sidecar.recording()
+except NotDicomError as error:
+    print(error)
+sidecar.close()
+assert not sidecar._process.is_alive()
+"""
+
+
+def test_sidecar_process_returns_the_recording_and_raises_its_errors(small, tmp_path):
+    bad = tmp_path / "notes.dcm"
+    bad.write_text("hello")
+    result = subprocess.run([sys.executable, "-c", SIDECAR_SCRIPT, str(small[1][0]), str(bad)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{bad}: not a DICOM file (no DICM preamble)"

@@ -52,8 +52,10 @@ def test_loaders_accept_the_published_files_as_they_are(golden):
     assert seg.config.num_filters == 64 and seg.config.input_px == 256 and not seg.training
     quality = load_quality(FIXTURES / "cardionet_golden.pth")
     assert quality.config.input_px == 256 and not quality.training
-    with torch.no_grad():
+    with torch.no_grad():  # the loaders' layouts too (the classifier's weights are channels-last)
         torch.testing.assert_close(seg(golden["input_01"]), golden["quicknat_logits"], atol=1e-4, rtol=0)
+        torch.testing.assert_close(quality(golden["cardionet_input"])[5], golden["cardionet_sigmoid"], atol=1e-4,
+                                   rtol=0)
 
 
 def test_shipped_checkpoints_load_and_are_small():
