@@ -45,7 +45,8 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         ensure_writable(args.output)
         ratio = crop_ratio(args.mass, args.input)  # a bad mass fails before anything starts
-        sidecar = Sidecar(args.input, args.graphs)  # reads the file while torch is imported
+        sidecar = Sidecar(args.graphs)  # reads the file while torch is imported, and draws the graphs
+        sidecar.load(args.input)
         models = load_models(args)
         analysis = _measure(args, ratio, models, sidecar)
         csv_path = args.writefile or args.output / default_csv_name(args.write)
@@ -68,15 +69,15 @@ def main(argv=None) -> int:
 
 
 def _measure(args, ratio: float, models, sidecar: Sidecar):
-    """The Analysis of ``args.input``, its graphs written (the sidecar reads the file and draws them)."""
+    """The Analysis of ``args.input``, its graphs written."""
     from mmode.analysis import measure
 
-    recording, load_s = sidecar.recording()
+    recording, load_s = sidecar.result()
     analysis = measure(recording, ratio, models.seg, models.quality, args.threshold, models.device)
     analysis.timings = {"load+stitch": load_s, **analysis.timings}
     if args.graphs:
         sidecar.draw(analysis, args.output, args.dpi)
-        analysis.timings["graphs"] = sidecar.wait()
+        analysis.timings["graphs"] = sidecar.result()
     return analysis
 
 

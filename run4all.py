@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, add_common_arguments, analyse_and_write,
-                       analyse_file, check_good_beats, configure_logging, default_csv_name, ensure_writable,
-                       exit_now, load_models, report, write_file_graphs)
+                       check_good_beats, configure_logging, default_csv_name, ensure_writable, exit_now,
+                       load_models, report)
 from mmode.errors import BadMassError, EchoInputError
+from mmode.sidecar import Sidecar
 
 log = logging.getLogger("run4all")
 
@@ -142,29 +143,43 @@ def process(path: Path, mass, args, out_root: Path, threads: int | None = None):
                                                               args.graphs)), args)
 
 
-def _run_here(todo, mass_of, args):
-    """Yield (path, _outcome) in order; each file's graphs are drawn in a second thread while the next
-    file is analysed (torch computes without the GIL), so they cost little more than nothing."""
-    from concurrent.futures import ThreadPoolExecutor
+def _run_here(todo, mass_of, args, reader, painter):
+    """Yield (path, _outcome) in order, from this process and two sidecars (see mmode.sidecar).
 
-    def draw(analysis, path):
-        return _guarded(args, lambda: write_file_graphs(analysis, args.output / path.stem, args))[1]
+    While the networks run on file i, the reader reads file i+1 and the painter
+    draws the graphs of file i-1; each answers in the order it was asked.
+    """
+    from mmode.analysis import measure
+    from mmode.windows import crop_ratio
 
-    with ThreadPoolExecutor(1, thread_name_prefix="graphs") as painter:  # the only thread using matplotlib
-        pending = None  # (path, analysis, error, its graphs' future)
-        for path in todo:
-            analysis, error = _guarded(args, lambda: analyse_file(path, mass_of[path], _models, args))
-            drawing = painter.submit(draw, analysis, path) if error is None and args.graphs else None
-            if pending is not None:
-                yield _finish(*pending, args)
-            pending = (path, analysis, error, drawing)
-        if pending is not None:
-            yield _finish(*pending, args)
+    def analyse(path):
+        recording, load_s = reader.result()  # every load is answered, even for a file with a bad mass
+        analysis = measure(recording, crop_ratio(mass_of[path], path), _models.seg, _models.quality,
+                           args.threshold, _models.device)
+        analysis.timings = {"load+stitch": load_s, **analysis.timings}
+        return analysis
+
+    if todo:
+        reader.load(todo[0])
+    previous = None  # (path, analysis, error, whether its graphs were asked for)
+    for i, path in enumerate(todo):
+        if i + 1 < len(todo):
+            reader.load(todo[i + 1])
+        analysis, error = _guarded(args, lambda: analyse(path))
+        drawing = error is None and args.graphs
+        if drawing:
+            painter.draw(analysis, args.output / path.stem, args.dpi)
+        if previous is not None:
+            yield _finish(*previous, painter, args)
+        previous = (path, analysis, error, drawing)
+    if previous is not None:
+        yield _finish(*previous, painter, args)
 
 
-def _finish(path, analysis, error, drawing, args):
-    if drawing is not None:
-        error = drawing.result()
+def _finish(path, analysis, error, drawing, painter, args):
+    if drawing:
+        seconds, error = _guarded(args, painter.result)
+        analysis.timings["graphs"] = seconds
     return path, _outcome(analysis, error, args)
 
 
@@ -189,9 +204,6 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args)
-    from tqdm import tqdm
-
-    from mmode.results import columns_for, replace_rows
     from mmode.windows import crop_ratio
 
     try:
@@ -204,7 +216,6 @@ def main(argv=None) -> int:
         recordings = find_recordings(args.input)
         if not recordings:
             raise EchoInputError(args.input, "no DICOM files (*.dcm or DICOM files without extension)")
-        models = load_models(args)  # here too with workers: a missing checkpoint is one line, not a broken pool
     except EchoInputError as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT
@@ -217,12 +228,32 @@ def main(argv=None) -> int:
     skipped = len(recordings) - len(todo)
     if skipped:
         log.warning("resuming: %d of %d files already finished", skipped, len(recordings))
+    sidecars = []  # reader and painter, forked before torch is imported
+    if not args.scheduler and (args.workers == 1 or len(todo) <= 1):
+        sidecars = [Sidecar(graphs=False), Sidecar(graphs=True)] if args.graphs else [Sidecar(graphs=False)] * 2
+    try:
+        return _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path)
+    finally:
+        for sidecar in sidecars:
+            sidecar.close()
+
+
+def _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path) -> int:
+    from tqdm import tqdm
+
+    from mmode.results import columns_for, replace_rows
+
+    try:
+        models = load_models(args)  # here too with workers: a missing checkpoint is one line, not a broken pool
+    except EchoInputError as error:
+        report(error, args.debug)
+        return EXIT_BAD_INPUT
 
     columns = columns_for(args.write)
     ok, failed, beats_kept = skipped, 0, 0
     started = time.perf_counter()
     try:
-        results = _run(todo, mass_of, args, models)
+        results = _run(todo, mass_of, args, models, sidecars)
         for path, (rows, error, n_good) in tqdm(results, total=len(todo), desc="recordings", unit="file",
                                                 disable=None):
             if rows is not None:  # a failed file keeps the rows of an earlier run
@@ -248,15 +279,15 @@ def main(argv=None) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def _run(todo, mass_of, args, models):
+def _run(todo, mass_of, args, models, sidecars):
     """Yield (path, result) in input order, from this process, a pool of workers or a dask cluster."""
     global _models
     if args.scheduler:
         yield from _run_dask(todo, mass_of, args)
         return
-    if args.workers == 1 or len(todo) <= 1:
+    if sidecars:
         _models = models
-        yield from _run_here(todo, mass_of, args)
+        yield from _run_here(todo, mass_of, args, *sidecars)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -1,30 +1,30 @@
-"""A second process that reads the recording and draws the graphs for end2end_framework.py.
+"""A second process that reads recordings and draws graphs while the main process runs the networks.
 
-On two cores, one file from a cold start is mostly waiting: importing torch
-takes 1.3 s and holds the GIL, so a thread cannot read the DICOM file meanwhile.
-A process forked before torch is imported can: it reads and stitches the
-recording and imports matplotlib while the main process imports torch and
-loads the networks, then draws the five graphs while the main process writes
-the CSV. That takes a third off the cold start.
+On two cores the main job is mostly waiting. Importing torch takes 1.3 s and
+holds the GIL, so a thread cannot read the DICOM file meanwhile; a process
+forked before torch is imported can. The sidecar imports matplotlib and reads
+and stitches the first recording while the main process imports torch and
+loads the networks. In run4all.py it then reads the next file and draws the
+graphs of the last one while the main process segments and classifies.
 
 Forking is safe only before torch starts its threads, and only where fork
-exists; anywhere else (tests calling ``main`` in a process that has torch
-loaded, other systems) the same calls run in this process, one after another.
+exists. Anywhere else (tests calling ``main`` in a process that has torch
+loaded, other systems) the same requests run in this process, in order, when
+their results are asked for.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
+import queue
 import sys
+import threading
 import time
+from collections import deque
 from pathlib import Path
 
-
-def _draw(analysis, out_dir: Path, dpi: int) -> float:
-    from mmode.plots import write_graphs
-
-    started = time.perf_counter()
-    write_graphs(analysis, out_dir, dpi)
-    return time.perf_counter() - started
+POLL_S = 0.5  # how often a waiting side checks that the other one is still alive
 
 
 def _load(path: Path):
@@ -35,98 +35,116 @@ def _load(path: Path):
     return recording, time.perf_counter() - started
 
 
-def _raise_or_return(value):
-    if isinstance(value, Exception):
-        raise value
-    return value
+def _draw(analysis, out_dir: Path, dpi: int) -> float:
+    from mmode.cli import ensure_writable
+    from mmode.plots import write_graphs
+
+    started = time.perf_counter()
+    ensure_writable(out_dir)
+    write_graphs(analysis, out_dir, dpi)
+    return time.perf_counter() - started
 
 
-def _send(conn, work) -> bool:
-    """Send ("ok", work()) or ("error", exception); True if work succeeded."""
+JOBS = {"load": _load, "draw": _draw}
+
+
+def _picklable(error: Exception) -> Exception:
     try:
-        conn.send(("ok", work()))
-        return True
-    except Exception as error:  # noqa: BLE001 - the main process raises it
-        try:
-            conn.send(("error", error))
-        except Exception:  # noqa: BLE001 - an exception that does not pickle
-            conn.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
-        return False
+        pickle.dumps(error)
+        return error
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{type(error).__name__}: {error}")
 
 
-def _serve(conn, path: Path, graphs: bool) -> None:
-    """The sidecar process: the recording, then (if asked for) the graphs of one Analysis."""
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(POLL_S)
+    os._exit(0)
+
+
+def _serve(requests, replies, graphs: bool, parent_pid: int) -> None:
+    """The sidecar process: answer (kind, args) requests in order until None or the parent is gone."""
+    # A watchdog thread, because a parent killed halfway through sending a request leaves us
+    # waiting for the rest of it for ever.
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
     try:
-        loaded = _load(path)
-    except Exception as error:  # noqa: BLE001 - the main process raises it
-        loaded = error
-    try:
-        if graphs:
-            # Before sending: the send waits until the main process has imported torch and
-            # takes the recording, and importing matplotlib after that would slow its networks.
+        if graphs:  # now, while the main process imports torch, not later beside its networks
             try:
                 import mmode.plots  # noqa: F401
             except Exception:  # noqa: BLE001 - _draw imports it again and reports the error
                 pass
-        if not _send(conn, lambda: _raise_or_return(loaded)) or not graphs:
-            return
-        request = conn.recv()
-        if request is not None:
-            _send(conn, lambda: _draw(*request))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass  # the main process ended first: nothing is waiting for us
+        for kind, args in iter(requests.get, None):
+            try:
+                replies.put(("ok", JOBS[kind](*args)))
+            except Exception as error:  # noqa: BLE001 - the main process raises it
+                replies.put(("error", _picklable(error)))
+    except KeyboardInterrupt:
+        pass  # the main process reports the interruption
+    finally:
+        # Nobody waits for answers not yet sent: leave without multiprocessing's exit handlers,
+        # which would wait for them to be read.
+        sys.stderr.flush()
+        os._exit(0)
 
 
 class Sidecar:
-    """Reads ``path`` (and later draws its graphs) in a forked process, or here where forking is unsafe.
+    """Requests run in a forked process (or here, where forking is unsafe); results come back in order.
 
-    Use ``recording()`` once, then ``draw(...)`` and ``wait()`` if ``graphs``;
-    both re-raise what failed in the sidecar.
+    ``load(path)`` answers (Recording, seconds); ``draw(analysis, out_dir, dpi)``
+    answers seconds. ``result()`` returns the answer to the oldest request not
+    yet answered and re-raises the exception if that request failed.
     """
 
-    def __init__(self, path: Path, graphs: bool):
-        self.path, self.graphs = Path(path), graphs
-        self._conn = self._process = None
-        self._drawing, self._graphs_s = False, None
+    def __init__(self, graphs: bool):
+        self._pending = deque()
+        self._process = None
         if "fork" in multiprocessing.get_all_start_methods() and "torch" not in sys.modules:
             context = multiprocessing.get_context("fork")
-            self._conn, child = context.Pipe()
-            self._process = context.Process(target=_serve, args=(child, self.path, graphs), daemon=True,
-                                            name="sidecar")
+            self._requests, self._replies = context.Queue(), context.Queue()
+            self._process = context.Process(target=_serve, name="sidecar", daemon=True,
+                                            args=(self._requests, self._replies, graphs, os.getpid()))
             self._process.start()
-            child.close()
 
-    def _receive(self):
-        try:
-            status, value = self._conn.recv()
-        except EOFError:
-            raise RuntimeError(f"the sidecar process for {self.path} ended unexpectedly") from None
+    @property
+    def forked(self) -> bool:
+        return self._process is not None
+
+    def load(self, path) -> None:
+        self._ask("load", Path(path))
+
+    def draw(self, analysis, out_dir: Path, dpi: int) -> None:
+        self._ask("draw", analysis, Path(out_dir), dpi)
+
+    def _ask(self, kind: str, *args) -> None:
+        if self.forked:
+            self._requests.put((kind, args))  # a feeder thread sends it: never blocks
+        self._pending.append((kind, args))
+
+    def result(self):
+        kind, args = self._pending.popleft()
+        if not self.forked:
+            return JOBS[kind](*args)
+        while True:
+            try:
+                status, value = self._replies.get(timeout=POLL_S)
+                break
+            except queue.Empty:
+                if not self._process.is_alive():
+                    path = args[0] if kind == "load" else args[0].path
+                    raise RuntimeError(f"the sidecar process ended unexpectedly (exit code "
+                                       f"{self._process.exitcode}) while working on {path}") from None
         if status == "error":
             raise value
         return value
 
-    def recording(self):
-        """(Recording, seconds it took) of ``path``."""
-        return _load(self.path) if self._conn is None else self._receive()
-
-    def draw(self, analysis, out_dir: Path, dpi: int) -> None:
-        """Start drawing the graphs (without a sidecar process: draw them)."""
-        if self._conn is None:
-            self._graphs_s = _draw(analysis, out_dir, dpi)
-        else:
-            self._conn.send((analysis, out_dir, dpi))
-            self._drawing = True
-
-    def wait(self) -> float | None:
-        """Seconds the graphs took, once they are written (None if none were drawn)."""
-        if self._drawing:
-            self._drawing = False
-            self._graphs_s = self._receive()
-        return self._graphs_s
-
     def close(self) -> None:
-        """End the sidecar process (it stops waiting for graphs that were never asked for)."""
-        if self._conn is not None:
-            self._conn.close()
+        """Stop the sidecar process; requests not yet answered are dropped."""
+        if self.forked and self._process.is_alive():
+            self._requests.put(None)
             self._process.join(timeout=5)
-            self._conn = None
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join()
+        if self.forked:
+            self._requests.cancel_join_thread()  # requests the sidecar never read must not block our exit
+        self._pending.clear()

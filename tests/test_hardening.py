@@ -195,7 +195,7 @@ def test_interrupt_and_resume_keep_every_file_exactly_once(study, tmp_path, sig)
     process = _start(folder, out)  # graphs on: slow enough to interrupt between files
     _wait_for_rows(out / "output_all.csv", 1)
     process.send_signal(sig)
-    process.communicate(timeout=60)
+    process.communicate(timeout=60)  # returns once the sidecar process, which shares the pipes, is gone too
     partial = _rows_by_file((out / "output_all.csv").read_text())
     expected = _rows_by_file(reference)
     assert partial and len(partial) < 4

@@ -66,6 +66,19 @@ def test_shipped_checkpoints_load_and_are_small():
             assert path.stat().st_size < 20e6
 
 
+def test_shipped_segmenter_runs_channels_last_with_the_same_mask(write_phantom):
+    from heart_segmentation.predict import segment_image
+    from mmode.recording import load_recording
+
+    image = load_recording(write_phantom()[0]).image
+    seg = load_seg()
+    assert seg.encode2.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    reference = QuickNat(seg.config)
+    reference.load_state_dict(seg.state_dict())
+    assert not reference.encode2.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(segment_image(seg, image), segment_image(reference.eval(), image))
+
+
 def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path):
     with pytest.raises(CheckpointError, match=r"missing\.pt: model file not found.*zenodo"):
         load_seg(tmp_path / "missing.pt")

@@ -1,4 +1,8 @@
-"""run4all with worker processes and on a dask cluster gives exactly the sequential CSV."""
+"""run4all with its sidecar processes, worker processes and on a dask cluster gives exactly the sequential CSV."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import phantom
@@ -15,6 +19,18 @@ def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("sequential")
     assert run4all.main(["-i", str(folder), "-m", "25", "-o", str(out), "--no-graphs"]) == 1
     return folder, (out / "output_all.csv").read_text(), (out / "errors.csv").read_text()
+
+
+def test_sidecars_equal_sequential(study, tmp_path):
+    """As users run it, run4all.py reads and draws in forked sidecars (run4all.main in this process,
+    where torch is loaded, does everything itself): the same CSV, errors and graphs, a broken file between."""
+    script = Path(run4all.__file__)
+    result = subprocess.run([sys.executable, str(script), "-i", str(study[0]), "-m", "25", "-o", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert (tmp_path / "output_all.csv").read_text() == study[1]
+    assert (tmp_path / "errors.csv").read_text() == study[2]
+    assert sorted(p.parent.name for p in tmp_path.glob("*/output_img_mask.png")) == ["m0", "m1", "m2"]
 
 
 def test_two_workers_equal_sequential(study, tmp_path):
