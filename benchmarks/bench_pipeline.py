@@ -129,8 +129,11 @@ def main(argv=None) -> int:
         import torch  # noqa: F401
         import matplotlib.figure  # noqa: F401
 
+        import pydicom  # noqa: F401
+
         import end2end_framework  # noqa: F401
         import mmode.plots  # noqa: F401
+        import mmode.recording  # noqa: F401
         imports = time.perf_counter() - started
 
         layouts = [("shipped weights", None, None)]
