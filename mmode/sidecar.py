@@ -1,11 +1,12 @@
-"""A second process that reads recordings and draws graphs while the main process runs the networks.
+"""Helper processes that read recordings and draw graphs while the main process runs the networks.
 
-On two cores the main job is mostly waiting. Importing torch takes 1.3 s and
-holds the GIL, so a thread cannot read the DICOM file meanwhile; a process
-forked before torch is imported can. The sidecar imports matplotlib and reads
-and stitches the first recording while the main process imports torch and
-loads the networks. In run4all.py it then reads the next file and draws the
-graphs of the last one while the main process segments and classifies.
+Without them one of two cores idles for much of the main job. Importing torch
+takes 1.3 s and holds the GIL, so a thread cannot read the DICOM file
+meanwhile; a process forked before torch is imported can. In
+end2end_framework.py one sidecar imports matplotlib and reads and stitches the
+recording while the main process imports torch and loads the networks, then
+draws the graphs. run4all.py keeps two: while the networks run on file i, one
+reads file i+1 and the other draws the graphs of file i-1.
 
 Forking is safe only before torch starts its threads, and only where fork
 exists. Anywhere else (tests calling ``main`` in a process that has torch

@@ -161,7 +161,7 @@ def test_run4all_mass_table(small, tmp_path):
 
 def test_forked_sidecar_writes_what_this_process_writes(small, tmp_path):
     """As users run it, end2end_framework.py reads the file and draws the graphs in a forked process;
-    main() here (torch already loaded) does the same steps in this process: same CSV, same graphs."""
+    main() here (torch already loaded) does the same steps in this process: the same CSV, all five graphs."""
     path = small[1][0]
     result = subprocess.run([sys.executable, str(ROOT / "end2end_framework.py"), "-i", str(path), "-m", "25",
                              "-o", str(tmp_path / "forked")], capture_output=True, text=True, timeout=300)
