@@ -192,7 +192,8 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true", help="skip files already finished in OUTPUT")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on a dask.distributed cluster, e.g. tcp://host:8786 (needs the 'distributed' package)")
+                        help="run on a dask.distributed cluster, e.g. tcp://host:8786 "
+                             "(needs the 'distributed' package)")
     args = parser.parse_args(argv)
     if args.mass is None and args.mass_table is None:
         parser.error("give -m/--mass, --mass-table, or both")

@@ -116,7 +116,8 @@ def main(argv=None) -> int:
             summary = stderr.strip().splitlines()[-1]
             work_s = float(re.search(r"in this run \(([\d.]+) s\)", summary).group(1))
             per_minute[workers] = 60 * args.files / work_s
-            print(f"\nrun4all --workers {workers} over {args.files} full-size files with graphs: {summary.split(';')[0]}"
+            print(f"\nrun4all --workers {workers} over {args.files} full-size files with graphs: "
+                  f"{summary.split(';')[0]}"
                   f"\n  {work_s / args.files:.2f} s per file once the models are loaded, {per_minute[workers]:.1f} "
                   f"files per minute; {seconds:.1f} s with start-up; peak memory of the largest process "
                   f"{peak_mb:.0f} MB")
