@@ -16,8 +16,8 @@ class EchoInputError(ValueError):
         self.problem = problem
         super().__init__(f"{path}: {problem}" if path is not None else problem)
 
-    def __reduce__(self):  # so that errors raised in worker processes arrive intact
-        return type(self), (self.path, self.problem)
+    def __reduce__(self):  # so that errors raised in worker processes arrive intact, with their notes
+        return type(self), (self.path, self.problem), self.__dict__
 
 
 class NotDicomError(EchoInputError):

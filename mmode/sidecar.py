@@ -22,6 +22,7 @@ import queue
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from pathlib import Path
 
@@ -78,6 +79,8 @@ def _serve(requests, replies, graphs: bool, parent_pid: int) -> None:
             try:
                 replies.put(("ok", JOBS[kind](*args)))
             except Exception as error:  # noqa: BLE001 - the main process raises it
+                if hasattr(error, "add_note"):  # Python 3.11+: --debug then shows where it happened
+                    error.add_note(f"in the sidecar process:\n{traceback.format_exc().rstrip()}")
                 replies.put(("error", _picklable(error)))
     except KeyboardInterrupt:
         pass  # the main process reports the interruption

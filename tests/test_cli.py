@@ -194,6 +194,7 @@ for k in range(3):
         print("same recording")
     except NotDicomError as error:
         print(error)
+        assert sys.version_info < (3, 11) or "in _load" in error.__notes__[0], error.__notes__
 sidecar.close()
 assert not sidecar._process.is_alive()
 """
@@ -207,3 +208,14 @@ def test_sidecar_process_answers_in_order_and_raises_errors(small, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["same recording", f"{bad}: not a DICOM file (no DICM preamble)",
                                           "same recording"]
+
+
+def test_main_process_imports_only_what_it_needs(small, tmp_path):
+    """torchvision (training only), pandas and scipy stay out of the main job; matplotlib stays in the
+    sidecar that draws the graphs (each costs a large part of a second to import)."""
+    script = ("import sys, end2end_framework as e; code = e.main(sys.argv[1:]); "
+              "print(code, sorted(m for m in ('torchvision', 'pandas', 'scipy', 'matplotlib') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script, "-i", str(small[1][0]), "-m", "25", "-o", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "0 []", result.stderr
+    assert (tmp_path / "output_img.png").is_file()
