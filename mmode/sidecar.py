@@ -8,10 +8,11 @@ recording while the main process imports torch and loads the networks, then
 draws the graphs. run4all.py keeps two: while the networks run on file i, one
 reads file i+1 and the other draws the graphs of file i-1.
 
-Forking is safe only before torch starts its threads, and only where fork
-exists. Anywhere else (tests calling ``main`` in a process that has torch
-loaded, other systems) the same requests run in this process, in order, when
-their results are asked for.
+Forking is safe only before torch starts its threads, and we fork only on
+Linux (macOS system libraries do not survive a fork; Windows cannot fork).
+Anywhere else (tests calling ``main`` in a process that has torch loaded,
+other systems) the same requests run in this process, in order, when their
+results are asked for.
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ class Sidecar:
     def __init__(self, graphs: bool):
         self._pending = deque()
         self._process = None
-        if "fork" in multiprocessing.get_all_start_methods() and "torch" not in sys.modules:
+        if sys.platform.startswith("linux") and "torch" not in sys.modules:
             context = multiprocessing.get_context("fork")
             self._requests, self._replies = context.Queue(), context.Queue()
             self._process = context.Process(target=_serve, name="sidecar", daemon=True,

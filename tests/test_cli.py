@@ -219,3 +219,22 @@ def test_main_process_imports_only_what_it_needs(small, tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() == "0 []", result.stderr
     assert (tmp_path / "output_img.png").is_file()
+
+
+def test_sidecar_runs_here_once_torch_is_loaded(small, tmp_path):
+    import torch  # noqa: F401 - forking now could hang on torch's threads
+
+    from mmode.errors import NotDicomError
+    from mmode.sidecar import Sidecar
+
+    bad = tmp_path / "notes.dcm"
+    bad.write_text("hello")
+    sidecar = Sidecar(graphs=True)
+    assert not sidecar.forked
+    sidecar.load(bad)
+    sidecar.load(small[1][0])
+    with pytest.raises(NotDicomError, match="notes.dcm"):
+        sidecar.result()
+    recording, seconds = sidecar.result()
+    assert recording.path == small[1][0] and recording.image.shape[1] > 2000 and seconds > 0
+    sidecar.close()
