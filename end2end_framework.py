@@ -73,8 +73,7 @@ def _measure(args, ratio: float, models, sidecar: Sidecar):
     from mmode.analysis import measure
 
     recording, load_s = sidecar.result()
-    analysis = measure(recording, ratio, models.seg, models.quality, args.threshold, models.device)
-    analysis.timings = {"load+stitch": load_s, **analysis.timings}
+    analysis = measure(recording, ratio, models.seg, models.quality, args.threshold, models.device, load_s)
     if args.graphs:
         sidecar.draw(analysis, args.output, args.dpi)
         analysis.timings["graphs"] = sidecar.result()

@@ -154,10 +154,8 @@ def _run_here(todo, mass_of, args, reader, painter):
 
     def analyse(path):
         recording, load_s = reader.result()  # every load is answered, even for a file with a bad mass
-        analysis = measure(recording, crop_ratio(mass_of[path], path), _models.seg, _models.quality,
-                           args.threshold, _models.device)
-        analysis.timings = {"load+stitch": load_s, **analysis.timings}
-        return analysis
+        return measure(recording, crop_ratio(mass_of[path], path), _models.seg, _models.quality, args.threshold,
+                       _models.device, load_s)
 
     if todo:
         reader.load(todo[0])

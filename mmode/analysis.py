@@ -73,18 +73,17 @@ def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="
     started = time.perf_counter()
     recording = load_recording(path)
     load_s = time.perf_counter() - started
-    analysis = measure(recording, ratio, seg_net, quality_net, threshold, device)
-    analysis.timings = {"load+stitch": load_s, **analysis.timings}
-    return analysis
+    return measure(recording, ratio, seg_net, quality_net, threshold, device, load_s)
 
 
 def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold: float = 0.5,
-            device="cpu") -> Analysis:
+            device="cpu", load_s: float | None = None) -> Analysis:
     """Segment, classify quality, find and gate the beats of a stitched recording.
 
     Parameters
     ----------
     ratio : quality-window side as a fraction of the image height (mmode.windows.crop_ratio).
+    load_s : seconds it took to read and stitch the recording, for the timings.
     """
     from heart_segmentation.predict import segment_image
     from quality_classification.predict import classify_windows
@@ -97,7 +96,7 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
 
     if image.std() < MIN_CONTRAST:
         raise NoCavityError(path, "no left-ventricular cavity: the M-mode image is blank")
-    timings = {}
+    timings = {} if load_s is None else {"load+stitch": load_s}
     started = time.perf_counter()
     mask = segment_image(seg_net, image, device)
     lvid = lvid_mm(mask, cal.mm_per_px)
