@@ -152,18 +152,27 @@ def _run_here(todo, mass_of, args, reader, painter):
     from mmode.analysis import measure
     from mmode.windows import crop_ratio
 
-    def analyse(path):
-        recording, load_s = reader.result()  # every load is answered, even for a file with a bad mass
-        return measure(recording, crop_ratio(mass_of[path], path), _models.seg, _models.quality, args.threshold,
-                       _models.device, load_s)
+    # A bad body mass fails before the file is read, as everywhere else.
+    ratio_of = {path: _guarded(args, lambda: crop_ratio(mass_of[path], path)) for path in todo}
+    to_read = iter([path for path in todo if ratio_of[path][1] is None])
 
-    if todo:
-        reader.load(todo[0])
+    def read_next() -> None:
+        path = next(to_read, None)
+        if path is not None:
+            reader.load(path)
+
+    def analyse(ratio):
+        recording, load_s = reader.result()
+        return measure(recording, ratio, _models.seg, _models.quality, args.threshold, _models.device, load_s)
+
+    read_next()
     previous = None  # (path, analysis, error, whether its graphs were asked for)
-    for i, path in enumerate(todo):
-        if i + 1 < len(todo):
-            reader.load(todo[i + 1])
-        analysis, error = _guarded(args, lambda: analyse(path))
+    for path in todo:
+        ratio, error = ratio_of[path]
+        analysis = None
+        if error is None:
+            read_next()  # the next file is read while this one is measured
+            analysis, error = _guarded(args, lambda: analyse(ratio))
         drawing = error is None and args.graphs
         if drawing:
             painter.draw(analysis, args.output / path.stem, args.dpi)
@@ -228,9 +237,10 @@ def main(argv=None) -> int:
     if skipped:
         log.warning("resuming: %d of %d files already finished", skipped, len(recordings))
     sidecars = []  # reader and painter, forked before torch is imported
-    if not args.scheduler and (args.workers == 1 or len(todo) <= 1):
-        sidecars = [Sidecar(graphs=False), Sidecar(graphs=True)] if args.graphs else [Sidecar(graphs=False)] * 2
     try:
+        if not args.scheduler and (args.workers == 1 or len(todo) <= 1):
+            sidecars.append(Sidecar(graphs=False))
+            sidecars.append(Sidecar(graphs=True) if args.graphs else sidecars[0])
         return _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path)
     finally:
         for sidecar in sidecars:

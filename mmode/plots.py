@@ -7,6 +7,7 @@ Good and bad quality regions are shaded on every time axis.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -78,7 +79,11 @@ def _extent(analysis):
 def _save(fig, path: Path, dpi: int) -> Path:
     # Fixed margins: matplotlib's automatic layouts cost a tenth of a second per figure.
     fig.subplots_adjust(left=0.07, right=0.93, bottom=0.1, top=0.92, hspace=0.12, wspace=0.25)
-    fig.savefig(path, dpi=dpi, pil_kwargs=PNG_OPTIONS)
+    # Written whole or not at all: a run stopped halfway leaves no truncated graph behind.
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    fig.savefig(partial, format="png", dpi=dpi, pil_kwargs=PNG_OPTIONS)
+    os.replace(partial, path)
     return path
 
 

@@ -12,20 +12,30 @@ Forking is safe only before torch starts its threads, and we fork only on
 Linux (macOS system libraries do not survive a fork; Windows cannot fork).
 Anywhere else (tests calling ``main`` in a process that has torch loaded,
 other systems) the same requests run in this process, in order, when their
-results are asked for.
+results are asked for. So do the outstanding requests of a sidecar that dies.
+
+Answers travel as pickle files in a private folder; only their names go
+through the queue. A name is shorter than a pipe's atomic write, so an answer
+is either all there or not at all, and a sidecar that dies halfway through one
+cannot leave the main process waiting for the rest.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
 import queue
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from collections import deque
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # how often a waiting side checks that the other one is still alive
 
@@ -51,12 +61,32 @@ def _draw(analysis, out_dir: Path, dpi: int) -> float:
 JOBS = {"load": _load, "draw": _draw}
 
 
-def _picklable(error: Exception) -> Exception:
+def _transportable(error: Exception) -> Exception:
+    """``error`` if it survives pickling both ways, else a RuntimeError that names it."""
     try:
-        pickle.dumps(error)
+        pickle.loads(pickle.dumps(error))
         return error
     except Exception:  # noqa: BLE001
         return RuntimeError(f"{type(error).__name__}: {error}")
+
+
+def _answer(kind: str, args) -> tuple:
+    """("ok", what the job returns) or ("error", the exception), in the sidecar process."""
+    try:
+        return "ok", JOBS[kind](*args)
+    except Exception as error:  # noqa: BLE001 - the main process raises it
+        if hasattr(error, "add_note"):  # Python 3.11+: --debug then shows where it happened
+            error.add_note(f"in the sidecar process:\n{traceback.format_exc().rstrip()}")
+        return "error", _transportable(error)
+
+
+def _stash(answer: tuple, path: Path) -> str:
+    """Write ``answer`` to ``path`` whole (a temporary name, then a rename) and return its name."""
+    partial = path.with_suffix(".partial")
+    with open(partial, "wb") as fh:
+        pickle.dump(answer, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)
+    return str(path)
 
 
 def _exit_when_orphaned(parent_pid: int) -> None:
@@ -65,7 +95,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
     os._exit(0)
 
 
-def _serve(requests, replies, graphs: bool, parent_pid: int) -> None:
+def _serve(requests, replies, graphs: bool, parent_pid: int, folder: Path) -> None:
     """The sidecar process: answer (kind, args) requests in order until None or the parent is gone."""
     # A watchdog thread, because a parent killed halfway through sending a request leaves us
     # waiting for the rest of it for ever.
@@ -76,13 +106,8 @@ def _serve(requests, replies, graphs: bool, parent_pid: int) -> None:
                 import mmode.plots  # noqa: F401
             except Exception:  # noqa: BLE001 - _draw imports it again and reports the error
                 pass
-        for kind, args in iter(requests.get, None):
-            try:
-                replies.put(("ok", JOBS[kind](*args)))
-            except Exception as error:  # noqa: BLE001 - the main process raises it
-                if hasattr(error, "add_note"):  # Python 3.11+: --debug then shows where it happened
-                    error.add_note(f"in the sidecar process:\n{traceback.format_exc().rstrip()}")
-                replies.put(("error", _picklable(error)))
+        for number, (kind, args) in enumerate(iter(requests.get, None)):
+            replies.put(_stash(_answer(kind, args), folder / f"{number}.pickle"))
     except KeyboardInterrupt:
         pass  # the main process reports the interruption
     finally:
@@ -101,13 +126,14 @@ class Sidecar:
     """
 
     def __init__(self, graphs: bool):
-        self._pending = deque()
+        self._pending = deque()  # (kind, args) of the requests not yet answered, oldest first
         self._process = None
         if sys.platform.startswith("linux") and "torch" not in sys.modules:
+            self._folder = Path(tempfile.mkdtemp(prefix="mmode-sidecar-"))
             context = multiprocessing.get_context("fork")
             self._requests, self._replies = context.Queue(), context.Queue()
             self._process = context.Process(target=_serve, name="sidecar", daemon=True,
-                                            args=(self._requests, self._replies, graphs, os.getpid()))
+                                            args=(self._requests, self._replies, graphs, os.getpid(), self._folder))
             self._process.start()
 
     @property
@@ -127,29 +153,51 @@ class Sidecar:
 
     def result(self):
         kind, args = self._pending.popleft()
-        if not self.forked:
+        answer = self._receive() if self.forked else None
+        if answer is None:  # never forked, or the sidecar died: the work is done here
             return JOBS[kind](*args)
-        while True:
-            try:
-                status, value = self._replies.get(timeout=POLL_S)
-                break
-            except queue.Empty:
-                if not self._process.is_alive():
-                    path = args[0] if kind == "load" else args[0].path
-                    raise RuntimeError(f"the sidecar process ended unexpectedly (exit code "
-                                       f"{self._process.exitcode}) while working on {path}") from None
+        status, value = answer
         if status == "error":
             raise value
         return value
 
+    def _receive(self) -> tuple | None:
+        """The next answer from the sidecar process, or None once it has died."""
+        while True:
+            try:
+                name = self._replies.get(timeout=POLL_S)
+                break
+            except queue.Empty:
+                if not self._process.is_alive():
+                    log.warning("the sidecar process ended unexpectedly (exit code %s); going on without it",
+                                self._process.exitcode)
+                    self._stop()
+                    return None
+        with open(name, "rb") as fh:
+            answer = pickle.load(fh)
+        os.unlink(name)
+        return answer
+
     def close(self) -> None:
         """Stop the sidecar process; requests not yet answered are dropped."""
-        if self.forked and self._process.is_alive():
-            self._requests.put(None)
+        self._stop()
+        self._pending.clear()
+
+    def _stop(self) -> None:
+        if not self.forked:
+            return
+        if self._process.is_alive():
+            if self._pending:  # work nobody will collect: stop it now
+                self._process.terminate()
+            else:
+                self._requests.put(None)
             self._process.join(timeout=5)
             if self._process.is_alive():
                 self._process.terminate()
                 self._process.join()
-        if self.forked:
-            self._requests.cancel_join_thread()  # requests the sidecar never read must not block our exit
-        self._pending.clear()
+        self._process.close()
+        self._process = None
+        for channel in (self._requests, self._replies):
+            channel.close()
+            channel.cancel_join_thread()  # what the sidecar never read must not block our exit
+        shutil.rmtree(self._folder, ignore_errors=True)

@@ -171,6 +171,7 @@ def test_forked_sidecar_writes_what_this_process_writes(small, tmp_path):
     assert forked == here.read_text() and len(read_csv(here)) >= 3
     for name in GRAPH_FILES:
         assert (tmp_path / "forked" / name).stat().st_size > 10_000, name
+    assert not list(tmp_path.glob("*/.*.partial"))  # graphs are written whole, then renamed
 
 
 SIDECAR_SCRIPT = """
@@ -195,8 +196,9 @@ for k in range(3):
     except NotDicomError as error:
         print(error)
         assert sys.version_info < (3, 11) or "in _load" in error.__notes__[0], error.__notes__
+pid = sidecar._process.pid
 sidecar.close()
-assert not sidecar._process.is_alive()
+assert not sidecar.forked and not Path(f"/proc/{pid}").exists()
 """
 
 
@@ -238,3 +240,37 @@ def test_sidecar_runs_here_once_torch_is_loaded(small, tmp_path):
     recording, seconds = sidecar.result()
     assert recording.path == small[1][0] and recording.image.shape[1] > 2000 and seconds > 0
     sidecar.close()
+
+
+SIDECAR_DEATH_SCRIPT = """
+import os, signal, sys, time
+from pathlib import Path
+import numpy as np
+from mmode.recording import load_recording
+from mmode.sidecar import Sidecar
+
+path = Path(sys.argv[1])
+sidecar = Sidecar(graphs=False)
+os.kill(sidecar._process.pid, signal.SIGKILL)
+sidecar.load(path)
+recording, seconds = sidecar.result()  # done here instead, with a warning
+assert not sidecar.forked and np.array_equal(recording.image, load_recording(path).image)
+sidecar.load(path)
+assert sidecar.result()[0].image.shape == recording.image.shape
+sidecar.close()
+
+sidecar = Sidecar(graphs=False)
+for k in range(3):
+    sidecar.load(path)
+started = time.perf_counter()
+sidecar.close()  # nobody will collect those: stop at once, do not finish them
+assert time.perf_counter() - started < 2, time.perf_counter() - started
+print("ok")
+"""
+
+
+def test_sidecar_death_costs_only_speed_and_close_drops_work(small):
+    result = subprocess.run([sys.executable, "-c", SIDECAR_DEATH_SCRIPT, str(small[1][0])], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert "sidecar process ended unexpectedly (exit code -9); going on without it" in result.stderr

@@ -48,3 +48,18 @@ def test_dask_local_cluster_equals_sequential(study, tmp_path):
     assert code == 1
     assert (tmp_path / "output_all.csv").read_text() == study[1]
     assert (tmp_path / "errors.csv").read_text() == study[2]
+
+
+def test_bad_mass_is_reported_before_reading_in_every_mode(study, tmp_path):
+    """The broken file with a bad mass: its error is the mass, in this process and with sidecars."""
+    table = tmp_path / "masses.csv"
+    table.write_text("file,mass\nbroken.dcm,heavy\n")
+    argv = ["-i", str(study[0]), "-m", "25", "--mass-table", str(table), "--no-graphs"]
+    assert run4all.main([*argv, "-o", str(tmp_path / "here")]) == 1
+    result = subprocess.run([sys.executable, str(Path(run4all.__file__)), *argv, "-o", str(tmp_path / "forked")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    for out in ("here", "forked"):
+        errors = (tmp_path / out / "errors.csv").read_text()
+        assert "broken.dcm" in errors and "body mass 'heavy'" in errors, errors
+        assert (tmp_path / out / "output_all.csv").read_text() == study[1]
