@@ -194,6 +194,9 @@ def test_interrupt_and_resume_keep_every_file_exactly_once(study, tmp_path, sig)
     out = tmp_path / "out"
     process = _start(folder, out)  # graphs on: slow enough to interrupt between files
     _wait_for_rows(out / "output_all.csv", 1)
+    deadline = time.time() + 60
+    while not list(out.glob("*/done.json")) and time.time() < deadline:  # one file wholly finished
+        time.sleep(0.01)
     process.send_signal(sig)
     process.communicate(timeout=60)  # returns once the sidecar process, which shares the pipes, is gone too
     partial = _rows_by_file((out / "output_all.csv").read_text())
