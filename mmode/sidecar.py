@@ -89,9 +89,10 @@ def _stash(answer: tuple, path: Path) -> str:
     return str(path)
 
 
-def _exit_when_orphaned(parent_pid: int) -> None:
+def _exit_when_orphaned(parent_pid: int, folder: Path) -> None:
     while os.getppid() == parent_pid:
         time.sleep(POLL_S)
+    shutil.rmtree(folder, ignore_errors=True)  # the parent cannot clean up any more
     os._exit(0)
 
 
@@ -99,7 +100,7 @@ def _serve(requests, replies, graphs: bool, parent_pid: int, folder: Path) -> No
     """The sidecar process: answer (kind, args) requests in order until None or the parent is gone."""
     # A watchdog thread, because a parent killed halfway through sending a request leaves us
     # waiting for the rest of it for ever.
-    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid, folder), daemon=True).start()
     try:
         if graphs:  # now, while the main process imports torch, not later beside its networks
             try:

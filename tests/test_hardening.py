@@ -165,9 +165,9 @@ def study(tmp_path_factory):
     return folder, (reference / "output_all.csv").read_text()
 
 
-def _start(folder, out, *extra):
+def _start(folder, out, *extra, env=None):
     return subprocess.Popen([sys.executable, str(ROOT / "run4all.py"), "-i", str(folder), "-m", "25", "-o", str(out),
-                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _wait_for_rows(csv_path: Path, files: int, timeout: float = 120):
@@ -191,14 +191,16 @@ def _rows_by_file(text: str) -> dict:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupt_and_resume_keep_every_file_exactly_once(study, tmp_path, sig):
     folder, reference = study
-    out = tmp_path / "out"
-    process = _start(folder, out)  # graphs on: slow enough to interrupt between files
+    out, scratch = tmp_path / "out", tmp_path / "tmp"
+    scratch.mkdir()
+    process = _start(folder, out, env={**os.environ, "TMPDIR": str(scratch)})  # graphs on: slow enough to interrupt
     _wait_for_rows(out / "output_all.csv", 1)
     deadline = time.time() + 60
     while not list(out.glob("*/done.json")) and time.time() < deadline:  # one file wholly finished
         time.sleep(0.01)
     process.send_signal(sig)
     process.communicate(timeout=60)  # returns once the sidecar process, which shares the pipes, is gone too
+    assert not list(scratch.iterdir())  # the sidecars' answer folders are gone, even after SIGKILL
     partial = _rows_by_file((out / "output_all.csv").read_text())
     expected = _rows_by_file(reference)
     assert partial and len(partial) < 4
