@@ -3,8 +3,8 @@
 Without them one of two cores idles for much of the main job. Importing torch
 takes 1.3 s and holds the GIL, so a thread cannot read the DICOM file
 meanwhile; a process forked before torch is imported can. In
-end2end_framework.py one sidecar imports matplotlib and reads and stitches the
-recording while the main process imports torch and loads the networks, then
+end2end_framework.py one sidecar reads and stitches the recording and imports
+matplotlib while the main process imports torch and loads the networks, then
 draws the graphs. run4all.py keeps two: while the networks run on file i, one
 reads file i+1 and the other draws the graphs of file i-1.
 
@@ -38,6 +38,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # how often a waiting side checks that the other one is still alive
+IDLE_S = 0.05  # a sidecar with no request for this long imports matplotlib meanwhile
 
 
 def _load(path: Path):
@@ -89,6 +90,15 @@ def _stash(answer: tuple, path: Path) -> str:
     return str(path)
 
 
+def _import_plots() -> bool:
+    """Import mmode.plots (and matplotlib); False, so that the caller need not try again."""
+    try:
+        import mmode.plots  # noqa: F401
+    except Exception:  # noqa: BLE001 - _draw imports it again and reports the error
+        pass
+    return False
+
+
 def _exit_when_orphaned(parent_pid: int, folder: Path) -> None:
     while os.getppid() == parent_pid:
         time.sleep(POLL_S)
@@ -102,13 +112,22 @@ def _serve(requests, replies, graphs: bool, parent_pid: int, folder: Path) -> No
     # waiting for the rest of it for ever.
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid, folder), daemon=True).start()
     try:
-        if graphs:  # now, while the main process imports torch, not later beside its networks
+        # matplotlib is imported at the first idle moment or right after the first answer (the
+        # recording the main process waits for first): while it imports torch, not beside its networks.
+        plots_to_import = graphs
+        number = 0
+        while True:
             try:
-                import mmode.plots  # noqa: F401
-            except Exception:  # noqa: BLE001 - _draw imports it again and reports the error
-                pass
-        for number, (kind, args) in enumerate(iter(requests.get, None)):
-            replies.put(_stash(_answer(kind, args), folder / f"{number}.pickle"))
+                request = requests.get(timeout=IDLE_S if plots_to_import else None)
+            except queue.Empty:
+                plots_to_import = _import_plots()
+                continue
+            if request is None:
+                break
+            replies.put(_stash(_answer(*request), folder / f"{number}.pickle"))
+            number += 1
+            if plots_to_import:
+                plots_to_import = _import_plots()
     except KeyboardInterrupt:
         pass  # the main process reports the interruption
     finally:
