@@ -76,24 +76,17 @@ def test_regions_without_mmode(write_phantom, tmp_path):
         read_frames(rewrite_dicom(path, tmp_path / "nomm.dcm", drop_mmode))
 
 
-def test_wrong_units(write_phantom, tmp_path):
+@pytest.mark.parametrize("name, keyword, value, match", [
+    ("units.dcm", "PhysicalUnitsYDirection", 2, r"units\.dcm: M-mode region units are \(4, 2\)"),  # %, not cm
+    ("box.dcm", "RegionLocationMaxY1", 5000, "lies outside"),
+])
+def test_bad_mmode_region(write_phantom, tmp_path, name, keyword, value, match):
     path, _, _ = write_phantom(seed=21)
 
-    def mm_units(ds):
+    def edit(ds):
         for region in ds.SequenceOfUltrasoundRegions:
             if region.RegionSpatialFormat == 2:
-                region.PhysicalUnitsYDirection = 2  # percent, not cm
+                setattr(region, keyword, value)
 
-    with pytest.raises(CalibrationError, match=r"units\.dcm: M-mode region units are \(4, 2\)"):
-        read_frames(rewrite_dicom(path, tmp_path / "units.dcm", mm_units))
-
-
-def test_region_outside_frame(write_phantom, tmp_path):
-    path, _, _ = write_phantom(seed=21)
-
-    def grow(ds):
-        for region in ds.SequenceOfUltrasoundRegions:
-            region.RegionLocationMaxY1 = 5000
-
-    with pytest.raises(CalibrationError, match="lies outside"):
-        read_frames(rewrite_dicom(path, tmp_path / "box.dcm", grow))
+    with pytest.raises(CalibrationError, match=match):
+        read_frames(rewrite_dicom(path, tmp_path / name, edit))
