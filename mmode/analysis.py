@@ -12,7 +12,7 @@ import numpy as np
 from mmode.beats import Beat, detect_beats, lvid_mm
 from mmode.dicom_io import Calibration
 from mmode.errors import NoCavityError, RecordingTooShortError
-from mmode.recording import Recording, load_recording
+from mmode.recording import Recording, load_recording_timed
 from mmode.windows import column_scores, crop_ratio, tile_starts, vertical_start
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="
     mmode.errors.EchoInputError subclasses for unusable input.
     """
     ratio = crop_ratio(mass_g, path)  # a bad mass fails before the file is read
-    started = time.perf_counter()
-    recording = load_recording(path)
-    load_s = time.perf_counter() - started
+    recording, load_s = load_recording_timed(path)
     return measure(recording, ratio, seg_net, quality_net, threshold, device, load_s)
 
 

@@ -105,13 +105,18 @@ def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, gra
 
     analysis = analyse(path, mass, models.seg, models.quality, args.threshold, models.device)
     if graphs:
-        from mmode.plots import write_graphs
-
-        started = time.perf_counter()
-        ensure_writable(out_dir)
-        write_graphs(analysis, out_dir, args.dpi)
-        analysis.timings["graphs"] = time.perf_counter() - started
+        analysis.timings["graphs"] = write_file_graphs(analysis, out_dir, args.dpi)
     return analysis
+
+
+def write_file_graphs(analysis, out_dir: Path, dpi: int) -> float:
+    """Write the five graphs into ``out_dir`` (created if need be); the seconds it took."""
+    from mmode.plots import write_graphs
+
+    started = time.perf_counter()
+    ensure_writable(out_dir)
+    write_graphs(analysis, out_dir, dpi)
+    return time.perf_counter() - started
 
 
 def exit_now(code: int) -> None:

@@ -35,31 +35,16 @@ import traceback
 from collections import deque
 from pathlib import Path
 
+from mmode.cli import write_file_graphs
+from mmode.recording import load_recording_timed
+
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # how often a waiting side checks that the other one is still alive
 IDLE_S = 0.05  # a sidecar with no request for this long imports matplotlib meanwhile
 
 
-def _load(path: Path):
-    from mmode.recording import load_recording
-
-    started = time.perf_counter()
-    recording = load_recording(path)
-    return recording, time.perf_counter() - started
-
-
-def _draw(analysis, out_dir: Path, dpi: int) -> float:
-    from mmode.cli import ensure_writable
-    from mmode.plots import write_graphs
-
-    started = time.perf_counter()
-    ensure_writable(out_dir)
-    write_graphs(analysis, out_dir, dpi)
-    return time.perf_counter() - started
-
-
-JOBS = {"load": _load, "draw": _draw}
+JOBS = {"load": load_recording_timed, "draw": write_file_graphs}
 
 
 def _transportable(error: Exception) -> Exception:
@@ -94,7 +79,7 @@ def _import_plots() -> bool:
     """Import mmode.plots (and matplotlib); False, so that the caller need not try again."""
     try:
         import mmode.plots  # noqa: F401
-    except Exception:  # noqa: BLE001 - _draw imports it again and reports the error
+    except Exception:  # noqa: BLE001 - write_file_graphs imports it again and reports the error
         pass
     return False
 

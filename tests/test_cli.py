@@ -195,7 +195,7 @@ for k in range(3):
         print("same recording")
     except NotDicomError as error:
         print(error)
-        assert sys.version_info < (3, 11) or "in _load" in error.__notes__[0], error.__notes__
+        assert sys.version_info < (3, 11) or "in load_recording_timed" in error.__notes__[0], error.__notes__
 pid = sidecar._process.pid
 sidecar.close()
 assert not sidecar.forked and not Path(f"/proc/{pid}").exists()
