@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from pathlib import Path
 
@@ -135,6 +136,8 @@ class Sidecar:
         self._process = None
         if sys.platform.startswith("linux") and "torch" not in sys.modules:
             self._folder = Path(tempfile.mkdtemp(prefix="mmode-sidecar-"))
+            # Removed by _stop, or at exit by a process that ends with an error before close().
+            self._remove_folder = weakref.finalize(self, shutil.rmtree, self._folder, True)
             context = multiprocessing.get_context("fork")
             self._requests, self._replies = context.Queue(), context.Queue()
             self._process = context.Process(target=_serve, name="sidecar", daemon=True,
@@ -205,4 +208,4 @@ class Sidecar:
         for channel in (self._requests, self._replies):
             channel.close()
             channel.cancel_join_thread()  # what the sidecar never read must not block our exit
-        shutil.rmtree(self._folder, ignore_errors=True)
+        self._remove_folder()

@@ -274,3 +274,12 @@ def test_sidecar_death_costs_only_speed_and_close_drops_work(small):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
     assert "sidecar process ended unexpectedly (exit code -9); going on without it" in result.stderr
+
+
+def test_sidecar_folder_is_removed_when_the_script_fails_before_close(small, tmp_path):
+    script = ("import sys; from mmode.sidecar import Sidecar; s = Sidecar(graphs=False); s.load(sys.argv[1]); "
+              "s.result(); s.load(sys.argv[1]); raise SystemExit('failed before close()')")
+    result = subprocess.run([sys.executable, "-c", script, str(small[1][0])], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert result.returncode == 1 and "failed before close()" in result.stderr
+    assert not list(tmp_path.iterdir())
