@@ -80,10 +80,11 @@ def is_done(path: Path, out_dir: Path, mass, mode: str) -> bool:
 
 
 def mark_done(path: Path, out_dir: Path, mass, mode: str) -> None:
+    from mmode.results import written_atomically
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{DONE_FILE}.tmp"
-    tmp.write_text(json.dumps(input_signature(path, mass, mode)))
-    os.replace(tmp, out_dir / DONE_FILE)
+    with written_atomically(out_dir / DONE_FILE) as tmp:
+        tmp.write_text(json.dumps(input_signature(path, mass, mode)))
 
 
 # --- work for one file; runs in this process, a pool worker or a dask worker -------------

@@ -7,7 +7,6 @@ Good and bad quality regions are shaded on every time axis.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mmode.beats import teichholz_ul  # noqa: E402
+from mmode.results import written_atomically  # noqa: E402
 
 GOOD_COLOUR, BAD_COLOUR = "#2ca02c", "#d62728"
 MAX_DISPLAY_COLS = 1200  # the stitched image is averaged down to about this many columns for display
@@ -79,11 +79,8 @@ def _extent(analysis):
 def _save(fig, path: Path, dpi: int) -> Path:
     # Fixed margins: matplotlib's automatic layouts cost a tenth of a second per figure.
     fig.subplots_adjust(left=0.07, right=0.93, bottom=0.1, top=0.92, hspace=0.12, wspace=0.25)
-    # Written whole or not at all: a run stopped halfway leaves no truncated graph behind.
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    fig.savefig(partial, format="png", dpi=dpi, pil_kwargs=PNG_OPTIONS)
-    os.replace(partial, path)
+    with written_atomically(path) as tmp:  # a run stopped halfway leaves no truncated graph behind
+        fig.savefig(tmp, format="png", dpi=dpi, pil_kwargs=PNG_OPTIONS)
     return path
 
 

@@ -95,6 +95,25 @@ def read_rows(path: Path) -> tuple[list[str] | None, list[dict]]:
         return reader.fieldnames, list(reader)
 
 
+@contextmanager
+def written_atomically(path: Path):
+    """Yield a temporary path beside ``path``: renamed over ``path`` on success, removed on failure.
+
+    Readers see the old file or the whole new one, never a half-written one,
+    and concurrent writers never share a temporary file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 is not what the user's umask asks for
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def replace_rows(path: Path, columns: list[str], files: list[str], rows: list[dict]) -> None:
     """Atomically replace every row of ``files`` in the CSV at ``path`` by ``rows``.
 
@@ -112,16 +131,9 @@ def replace_rows(path: Path, columns: list[str], files: list[str], rows: list[di
         drop = set(files)
         kept = [r for r in existing if r["file"] not in drop]
         merged = sorted(kept + rows, key=_sort_key)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o666 & ~_umask())
-            with os.fdopen(fd, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(merged)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with written_atomically(path) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(merged)
+            fh.flush()
+            os.fsync(fh.fileno())

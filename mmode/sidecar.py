@@ -38,6 +38,7 @@ from pathlib import Path
 
 from mmode.cli import write_file_graphs
 from mmode.recording import load_recording_timed
+from mmode.results import written_atomically
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,8 @@ def _answer(kind: str, args) -> tuple:
 
 def _stash(answer: tuple, path: Path) -> str:
     """Write ``answer`` to ``path`` whole (a temporary name, then a rename) and return its name."""
-    partial = path.with_suffix(".partial")
-    with open(partial, "wb") as fh:
+    with written_atomically(path) as tmp, open(tmp, "wb") as fh:
         pickle.dump(answer, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, path)
     return str(path)
 
 

@@ -171,7 +171,8 @@ def test_forked_sidecar_writes_what_this_process_writes(small, tmp_path):
     assert forked == here.read_text() and len(read_csv(here)) >= 3
     for name in GRAPH_FILES:
         assert (tmp_path / "forked" / name).stat().st_size > 10_000, name
-    assert not list(tmp_path.glob("*/.*.partial"))  # graphs are written whole, then renamed
+    # graphs are written whole, then renamed: no temporary file is left beside them
+    assert sorted(p.name for p in (tmp_path / "forked").iterdir()) == sorted([*GRAPH_FILES, "output_all.csv"])
 
 
 SIDECAR_SCRIPT = """
