@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, check_good_beats, configure_logging,
-                       default_csv_name, ensure_writable, exit_now, load_models, report)
+                       default_csv_name, ensure_writable, exit_now, load_models, measure_loaded, report)
 from mmode.errors import EchoInputError
 from mmode.results import replace_rows, rows_for
 from mmode.sidecar import Sidecar
@@ -70,10 +70,7 @@ def main(argv=None) -> int:
 
 def _measure(args, ratio: float, models, sidecar: Sidecar):
     """The Analysis of ``args.input``, its graphs written."""
-    from mmode.analysis import measure
-
-    recording, load_s = sidecar.result()
-    analysis = measure(recording, ratio, models.seg, models.quality, args.threshold, models.device, load_s)
+    analysis = measure_loaded(sidecar, ratio, models, args)
     if args.graphs:
         sidecar.draw(analysis, args.output, args.dpi)
         analysis.timings["graphs"] = sidecar.result()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, add_common_arguments, analyse_and_write,
                        check_good_beats, configure_logging, default_csv_name, ensure_writable, exit_now,
-                       load_models, report)
+                       load_models, measure_loaded, report)
 from mmode.errors import BadMassError, EchoInputError
 from mmode.sidecar import Sidecar
 
@@ -150,7 +150,6 @@ def _run_here(todo, mass_of, args, reader, painter):
     While the networks run on file i, the reader reads file i+1 and the painter
     draws the graphs of file i-1; each answers in the order it was asked.
     """
-    from mmode.analysis import measure
     from mmode.windows import crop_ratio
 
     # A bad body mass fails before the file is read, as everywhere else.
@@ -162,10 +161,6 @@ def _run_here(todo, mass_of, args, reader, painter):
         if path is not None:
             reader.load(path)
 
-    def analyse(ratio):
-        recording, load_s = reader.result()
-        return measure(recording, ratio, _models.seg, _models.quality, args.threshold, _models.device, load_s)
-
     read_next()
     previous = None  # (path, analysis, error, whether its graphs were asked for)
     for path in todo:
@@ -173,7 +168,7 @@ def _run_here(todo, mass_of, args, reader, painter):
         analysis = None
         if error is None:
             read_next()  # the next file is read while this one is measured
-            analysis, error = _guarded(args, lambda: analyse(ratio))
+            analysis, error = _guarded(args, lambda: measure_loaded(reader, ratio, _models, args))
         drawing = error is None and args.graphs
         if drawing:
             painter.draw(analysis, args.output / path.stem, args.dpi)

@@ -109,6 +109,14 @@ def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, gra
     return analysis
 
 
+def measure_loaded(reader, ratio: float, models: Models, args):
+    """The Analysis of the next recording ``reader`` (a mmode.sidecar.Sidecar) answers with."""
+    from mmode.analysis import measure
+
+    recording, load_s = reader.result()
+    return measure(recording, ratio, models.seg, models.quality, args.threshold, models.device, load_s)
+
+
 def write_file_graphs(analysis, out_dir: Path, dpi: int) -> float:
     """Write the five graphs into ``out_dir`` (created if need be); the seconds it took."""
     from mmode.plots import write_graphs
