@@ -44,7 +44,12 @@ log = logging.getLogger(__name__)
 SECONDS_PER_PX = 0.00083334
 MM_PER_PX = 0.011526
 CM_PER_MM = 0.1
-BAD_KINDS = ("probe_slip", "gain_jump", "motion_burst")
+BAD_KINDS = ("probe_slip", "gain_jump", "motion_burst", "probe_off", "clutter", "dropout")
+# Rendering families: different texture models, not only different parameters. The shipped networks
+# never train on HELD_OUT_FAMILY, so that accuracy on it measures generalisation, not fit.
+FAMILIES = ("streaks", "mottled", "fibres", "speckle")
+HELD_OUT_FAMILY = "speckle"
+TRAINING_FAMILIES = tuple(f for f in FAMILIES if f != HELD_OUT_FAMILY)
 EARLY_FILLING = 0.55  # fraction of the diameter change regained before the atrial kick
 MIN_SWING_MM = 0.7  # LVID;d - LVID;s at least this
 MIN_TIP_SLOPE_PX = 2.5  # rows per column that the diameter changes beside each end-diastole
@@ -73,7 +78,7 @@ class PhantomConfig:
     jpeg_quality: int = 92
     implicit_vr: bool = False
     seconds_per_px: float = SECONDS_PER_PX
-    mm_per_px: float = MM_PER_PX
+    mm_per_px: float | None = None  # None: a depth setting drawn so that the heart fits
     shift_px: tuple[int, int] = (92, 112)
     duplicate_prob: float = 0.05
     heart_rate_bpm: float | None = None
@@ -89,6 +94,7 @@ class PhantomConfig:
     noise: float | None = None
     wall_brightness: float | None = None
     heart_depth_mm: float | None = None
+    family: str | None = None  # one of FAMILIES; None draws one of TRAINING_FAMILIES
 
 
 @dataclass
@@ -135,8 +141,11 @@ def complement(intervals: list[tuple[float, float]], duration: float) -> list[tu
     return out
 
 
-def _draw(rng: np.random.Generator, value, lo: float, hi: float) -> float:
-    return float(rng.uniform(lo, hi)) if value is None else float(value)
+def _draw(rng: np.random.Generator, value, lo: float, hi: float, log: bool = False) -> float:
+    """``value``, or one drawn uniformly (log-uniformly) from lo-hi when it is None."""
+    if value is not None:
+        return float(value)
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if log else float(rng.uniform(lo, hi))
 
 
 def _cycle_shape(n: int, n_sys: int, fall_px: float = 100.0, rise_px: float = 100.0) -> np.ndarray:
@@ -193,6 +202,12 @@ def _smooth_noise(rng, shape, sigma) -> np.ndarray:
     return ndimage.gaussian_filter(noise, sigma, mode="wrap")
 
 
+def _field(rng, shape, sigma) -> np.ndarray:
+    """Smooth noise of zero mean and unit standard deviation."""
+    field = _smooth_noise(rng, shape, sigma)
+    return field / (field.std() + 1e-9)
+
+
 def _bad_segments(rng, cfg, duration):
     if cfg.bad_segments is not None:
         return [(k, float(s), min(float(s + d), duration)) for k, s, d in cfg.bad_segments if s < duration]
@@ -224,21 +239,44 @@ def generate(cfg: PhantomConfig) -> Phantom:
     frame_starts = np.concatenate([[0], np.cumsum(shifts)]).astype(np.int64)
     width = int(frame_starts[-1]) + cfg.region_cols
     rows = cfg.region_rows
-    px = 1.0 / cfg.mm_per_px  # pixels per mm
 
+    family = cfg.family or str(rng.choice(TRAINING_FAMILIES))
+    if family not in FAMILIES:
+        raise ValueError(f"unknown rendering family {family!r}; one of {', '.join(FAMILIES)}")
     hr = _draw(rng, cfg.heart_rate_bpm, 450, 800)
-    lvid_d = _draw(rng, cfg.lvid_d_mm, 3.0, 4.3)
-    lvid_s = _draw(rng, cfg.lvid_s_mm, max(1.2, lvid_d - 2.3), lvid_d - 1.0)
-    wall = _draw(rng, cfg.wall_mm, 0.65, 1.0)
+    lvid_d = _draw(rng, cfg.lvid_d_mm, 2.6, 4.5)
+    lvid_s = _draw(rng, cfg.lvid_s_mm, max(1.1, lvid_d - 2.4), lvid_d - 0.9)
+    wall = _draw(rng, cfg.wall_mm, 0.6, 1.4)
+    # Parasternal view from the probe down: chest wall, right ventricle (free wall and cavity,
+    # sometimes out of view), then the septum, which is the LV's anterior wall.
+    chest_mm, rv_wall_mm = rng.uniform(0.25, 0.9), rng.uniform(0.12, 0.35)
+    rv_cavity_mm = 0.0 if rng.random() < 0.2 else rng.uniform(0.15, 1.0)
+    depth = _draw(rng, cfg.heart_depth_mm, chest_mm + rv_wall_mm + rv_cavity_mm,
+                  chest_mm + rv_wall_mm + rv_cavity_mm)
     settings = {
-        "heart_rate_bpm": hr, "lvid_d_mm": lvid_d, "lvid_s_mm": lvid_s, "wall_mm": wall,
-        "gain": _draw(rng, cfg.gain, 0.8, 1.25),
-        "contrast": _draw(rng, cfg.contrast, 0.8, 1.3),
-        "speckle_px": _draw(rng, cfg.speckle_px, 4.0, 14.0),
-        "noise": _draw(rng, cfg.noise, 0.03, 0.09),
-        "wall_brightness": _draw(rng, cfg.wall_brightness, 0.35, 0.7),
-        "heart_depth_mm": _draw(rng, cfg.heart_depth_mm, 0.5, 1.1),
+        "family": family, "heart_rate_bpm": hr, "lvid_d_mm": lvid_d, "lvid_s_mm": lvid_s,
+        "wall_mm": wall, "posterior_wall_mm": wall * rng.uniform(0.8, 1.25),
+        "heart_depth_mm": depth, "chest_mm": chest_mm, "rv_wall_mm": rv_wall_mm, "rv_cavity_mm": rv_cavity_mm,
+        "gain": _draw(rng, cfg.gain, 0.75, 1.35),
+        "contrast": _draw(rng, cfg.contrast, 0.7, 1.5),  # gamma of the grey map
+        "speckle_px": _draw(rng, cfg.speckle_px, 2.0, 16.0),  # speckle length along time
+        "noise": _draw(rng, cfg.noise, 0.0005, 0.008),  # electronic noise against the pericardium
+        "wall_brightness": _draw(rng, cfg.wall_brightness, 0.005, 0.1, log=True),  # myocardium / pericardium
+        "log_compression": bool(rng.random() < 0.75),  # else a power law
+        "power": rng.uniform(0.3, 0.55),
+        "dynamic_range_db": rng.uniform(40.0, 65.0),
+        "blood": float(np.exp(rng.uniform(np.log(0.005), np.log(0.1)))),  # blood echo against the myocardium
+        "tgc_db": rng.uniform(-8.0, 10.0),  # gain change from top to bottom after attenuation
+        "blur_px": (rng.uniform(0.3, 1.8), rng.uniform(0.2, 1.5)),  # (rows, columns)
+        "specular": rng.uniform(0.0, 1.0),  # endocardial specular lines
+        "broken": rng.uniform(0.2, 0.8),  # fraction of time the specular lines are missing
+        "chordae": rng.uniform(0.0, 1.0),
     }
+    if cfg.mm_per_px is None:  # scanner depth setting: the whole heart fits
+        needed = depth + 1.8 * wall + 1.1 * lvid_d + 1.7 * settings["posterior_wall_mm"] + 0.5
+        cfg = dataclasses.replace(cfg, mm_per_px=max(rng.uniform(0.0095, 0.0135), needed / rows))
+    cfg = dataclasses.replace(cfg, family=family)
+    px = 1.0 / cfg.mm_per_px  # pixels per mm
     beats, diameter = _beats(rng, cfg, width, hr, lvid_d, lvid_s)
     duration = width * cfg.seconds_per_px
     segments = _bad_segments(rng, cfg, duration)
@@ -248,22 +286,25 @@ def generate(cfg: PhantomConfig) -> Phantom:
     resp = 0.08 * px * np.sin(2 * np.pi * rng.uniform(1.8, 3.2) * t + rng.uniform(0, 6.3))
     squeeze = (diameter.max() - diameter) / max(np.ptp(diameter), 1e-6)  # 0 at diastole, 1 at systole
     # The anterior epicardium barely moves; the walls thicken in systole.
-    ant_epi = settings["heart_depth_mm"] * px + resp + 0.12 * (diameter.max() - diameter) * px
-    ant_endo = ant_epi + wall * px * (1 + 0.7 * squeeze)
+    ant_epi = depth * px + resp + rng.uniform(0.05, 0.2) * (diameter.max() - diameter) * px
+    ant_endo = ant_epi + wall * px * (1 + rng.uniform(0.4, 0.9) * squeeze)
     post_endo = ant_endo + diameter * px
     # The posterior endocardium is spiky: papillary muscles and chordae near systole.
     spikes = np.zeros(width)
     for beat in beats:
         for _ in range(int(rng.integers(1, 4))):
             centre = beat["es_index"] + rng.integers(-12, 12)
-            spikes += rng.uniform(1, 5) * np.exp(-0.5 * ((np.arange(width) - centre) / rng.uniform(1.5, 4)) ** 2)
+            spikes += rng.uniform(1, 6) * np.exp(-0.5 * ((np.arange(width) - centre) / rng.uniform(1.5, 4)) ** 2)
     post_endo -= spikes
-    post_epi = post_endo + wall * px * (1.1 + 0.5 * squeeze)
+    post_epi = post_endo + settings["posterior_wall_mm"] * px * (1.1 + rng.uniform(0.3, 0.7) * squeeze)
+    rv_top = ant_epi - rv_cavity_mm * px * (1 - 0.35 * squeeze)  # the RV empties with the LV
+    rv = np.stack([rv_top - rv_wall_mm * px, rv_top])
     # Keep the whole heart inside the region, with room for the pericardium below.
     overshoot = max(0.0, post_epi.max() - (rows - 0.25 * px))
-    room = max(0.0, ant_epi.min() - 0.3 * px)
+    room = max(0.0, min(ant_epi.min() - 0.3 * px, rv[0].min() - 0.1 * px))
     lift = min(overshoot, room)
     ant_epi, ant_endo, post_endo, post_epi = (b - lift for b in (ant_epi, ant_endo, post_endo, post_epi))
+    rv -= lift
     borders = np.stack([ant_epi, ant_endo, post_endo, post_epi])
 
     # Recompute beats from the actual traces so that the truth is exactly what is drawn.
@@ -279,81 +320,186 @@ def generate(cfg: PhantomConfig) -> Phantom:
             "es_index": es, "es_time_s": es * cfg.seconds_per_px,
             "next_ed_index": nxt, "lvid_d_mm": float(lvid[ed]), "lvid_s_mm": float(lvid[es]),
             "heart_rate_bpm": 60.0 / ((nxt - ed) * cfg.seconds_per_px),
+            **wall_truth(borders.astype(np.float32), ed, es, cfg.mm_per_px),
         })
     for beat in table:
         lo, hi = beat["ed_time_s"], beat["next_ed_index"] * cfg.seconds_per_px
         beat["good"] = all(hi <= s or lo >= e for _, s, e in segments)
 
-    image = _render(rng, cfg, settings, borders, segments, t)
+    image = _render(rng, cfg, settings, borders, rv, beats, segments)
     return Phantom(cfg, image, borders.astype(np.float32), frame_starts, table,
                    [(s, e) for _, s, e in segments], _ecg(beats, width, cfg.seconds_per_px), settings,
                    [k for k, _, _ in segments])
 
 
-def _render(rng, cfg, settings, borders, segments, t) -> np.ndarray:
+def wall_truth(borders: np.ndarray, ed: int, es: int, mm_per_px: float) -> dict:
+    """True wall thicknesses (mm) at end-diastole and end-systole, and the Vevo LV mass (mg)."""
+    aw = (borders[1] - borders[0]) * mm_per_px
+    pw = (borders[3] - borders[2]) * mm_per_px
+    lvid_d = float((borders[2, ed] - borders[1, ed]) * mm_per_px)
+    mass = 1.053 * ((lvid_d + aw[ed] + pw[ed]) ** 3 - lvid_d ** 3)
+    return {"lvaw_d_mm": float(aw[ed]), "lvaw_s_mm": float(aw[es]), "lvpw_d_mm": float(pw[ed]),
+            "lvpw_s_mm": float(pw[es]), "lv_mass_mg": float(mass)}
+
+
+# --- rendering --------------------------------------------------------------------------------
+# Echo amplitudes are linear, relative to the myocardium's mean before ``wall_brightness``; the
+# imaging chain (blur, attenuation, time-gain compensation, noise, log or power compression,
+# grey map) turns them into grey values. Each family has its own texture model.
+
+def _texture(rng, family: str, shape, settings) -> np.ndarray:
+    """A tissue texture of mean about 1, sampled later in tissue-following coordinates."""
+    sp = settings["speckle_px"]
+    if family == "streaks":  # smooth speckle stretched along time: bright streaks
+        tex = np.abs(_smooth_noise(rng, shape, (0.8, sp)))
+        tex += 0.6 * np.abs(_smooth_noise(rng, shape, (1.5, sp * 2.5)))
+    elif family == "mottled":  # fine speckle under coarse patches, parts nearly as dark as blood
+        blobs = np.exp(rng.uniform(0.5, 1.1) * _field(rng, shape, (rng.uniform(3, 8), rng.uniform(6, 20))))
+        tex = blobs * np.abs(_smooth_noise(rng, shape, (0.7, max(sp / 3, 1.0))))
+    elif family == "fibres":  # thin layers parallel to the walls that come and go along time
+        k = shape[0] // 6
+        rows = np.arange(shape[0], dtype=np.float32)[:, None]
+        profiles = rng.uniform(0.5, 2.5, size=k) * np.exp(
+            -0.5 * ((rows - rng.uniform(0, shape[0], size=k)) / rng.uniform(0.6, 1.4, size=k)) ** 2)
+        presence = np.clip(_field(rng, (k, shape[1]), (0, rng.uniform(8, 40))) + 0.3, 0, 1)
+        tex = profiles.astype(np.float32) @ presence + 0.25 * np.abs(_field(rng, shape, (0.8, sp / 2)))
+    else:  # "speckle": fully developed speckle, the envelope of a filtered complex field (Rayleigh)
+        sigma = (rng.uniform(0.6, 2.0), rng.uniform(1.0, sp / 2 + 1))
+        re, im = _smooth_noise(rng, shape, sigma), _smooth_noise(rng, shape, sigma)
+        tex = np.hypot(re, im) * np.exp(0.4 * _field(rng, shape, (10, 30)))
+    return (tex / tex.mean()).astype(np.float32)
+
+
+def _band(r, top, bottom):
+    """Fraction of each pixel row inside [top, bottom), soft over one pixel."""
+    return np.clip(r - top + 0.5, 0, 1) * np.clip(bottom - r + 0.5, 0, 1)
+
+
+def _line(r, centre, width_px):
+    return np.exp(-0.5 * ((r - centre) / width_px) ** 2)
+
+
+def _render(rng, cfg, settings, borders, rv, beats, segments) -> np.ndarray:
     rows, width = cfg.region_rows, borders.shape[1]
     px = 1.0 / cfg.mm_per_px
-    shown = borders.copy()
+    shown, shown_rv = borders.copy(), rv.copy()
     fade = np.ones(width, dtype=np.float32)
     gain = np.full(width, settings["gain"], dtype=np.float32)
+    replace = []  # (columns, weight, amplitude image of the bad stretch)
     for kind, start, end in segments:
         a, b = int(start / cfg.seconds_per_px), int(end / cfg.seconds_per_px)
         n = b - a
-        ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / 25.0)
+        ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / 25.0).astype(np.float32)
         if kind == "probe_slip":  # the heart drifts away and fades into clutter
-            shown[:, a:b] += ramp * np.linspace(0, rng.uniform(-1.5, 1.5) * px, n)
+            drift = ramp * np.linspace(0, rng.uniform(-1.5, 1.5) * px, n)
+            shown[:, a:b] += drift
+            shown_rv[:, a:b] += drift
             fade[a:b] = 1 - 0.85 * ramp
         elif kind == "gain_jump":  # overall gain jumps and saturates
             gain[a:b] *= 1 + rng.uniform(1.8, 3.0) * ramp
-        else:  # motion burst: the walls jerk up and down and blur into clutter
-            jerk = np.cumsum(rng.standard_normal(n)) * 2 * rng.uniform(2.0, 4.0)
-            shown[:, a:b] += ramp * ndimage.gaussian_filter1d(jerk, 2.0)
+        elif kind == "motion_burst":  # the walls jerk up and down and blur into clutter
+            jerk = ndimage.gaussian_filter1d(np.cumsum(rng.standard_normal(n)) * 2 * rng.uniform(2.0, 4.0), 2.0)
+            shown[:, a:b] += ramp * jerk
+            shown_rv[:, a:b] += ramp * jerk
             fade[a:b] = 1 - 0.55 * ramp
+        else:
+            replace.append((kind, a, b, ramp))
 
     r = np.arange(rows, dtype=np.float32)[:, None]
     ant_epi, ant_endo, post_endo, post_epi = (b[None, :].astype(np.float32) for b in shown)
-    img = np.zeros((rows, width), dtype=np.float32)
-
-    # Tissue texture follows the walls: sample one streaky field in wall-relative rows.
-    sp = settings["speckle_px"]
+    rv_wall_top, rv_top = (b[None, :].astype(np.float32) for b in shown_rv)
+    family = settings["family"]
     tex_rows = rows + 200
-    tex = np.abs(_smooth_noise(rng, (tex_rows, width), (0.8, sp)))
-    tex += 0.6 * np.abs(_smooth_noise(rng, (tex_rows, width), (1.5, sp * 2.5)))
-    tex /= tex.mean()
+    tex = _texture(rng, family, (tex_rows, width), settings)
 
-    def wall_texture(reference, offset):
-        idx = np.clip(np.rint(r - reference + offset).astype(np.int64), 0, tex_rows - 1)
-        return np.take_along_axis(tex, idx, axis=0)
+    def follow(top, bottom, thickness_px, offset):
+        """Texture in coordinates that stretch with the tissue between ``top`` and ``bottom``."""
+        u = (r - top) / np.maximum(bottom - top, 1.0) * thickness_px + offset
+        return np.take_along_axis(tex, np.clip(np.rint(u).astype(np.int64), 0, tex_rows - 1), axis=0)
 
-    wb = settings["wall_brightness"]
-    anterior = (r >= ant_epi) & (r < ant_endo)
-    posterior = (r >= post_endo) & (r < post_epi)
-    chest = r < ant_epi - 0.15 * px
-    below = r >= post_epi
-    img += anterior * wb * wall_texture(ant_endo, 100)
-    img += posterior * wb * 1.15 * wall_texture(post_endo, 100)
-    # Bright specular lines at the endocardium and a very bright pericardium.
-    img += 0.45 * wb * np.exp(-0.5 * ((r - ant_endo + 2) / 1.8) ** 2) * wall_texture(ant_endo, 40)
-    img += 0.6 * wb * np.exp(-0.5 * ((r - post_endo - 2) / 2.0) ** 2) * wall_texture(post_endo, 60)
-    img += 1.4 * np.exp(-0.5 * ((r - post_epi - 3) / 2.5) ** 2) * (0.6 + 0.4 * wall_texture(post_epi, 20))
-    # Chest wall: skin and muscle layers that barely move.
-    layers = np.zeros((rows, 1), dtype=np.float32)
-    for depth in rng.uniform(0.05, 0.9, size=5) * borders[0].min():  # the true heart, not a motion artefact
-        layers += rng.uniform(0.3, 0.9) * np.exp(-0.5 * ((r - depth) / rng.uniform(2, 6)) ** 2)
-    img += chest * (0.25 * wb + layers) * tex[:rows]
-    # Lung: reverberations of the pericardium that decay with depth.
-    spacing = rng.uniform(0.5, 0.9) * px
-    lung = sum(0.5 * 0.6 ** k * np.exp(-0.5 * ((r - post_epi - 3 - k * spacing) / 4.0) ** 2) for k in range(1, 6))
-    img += below * (0.12 + lung) * tex[100:100 + rows]
-    # Blood: faint, fine speckle.
-    img += 0.05 * np.abs(_smooth_noise(rng, (rows, width), (0.7, 2.0)))
+    myo = settings["wall_brightness"]
+    aw_px, pw_px = settings["wall_mm"] * px, settings["posterior_wall_mm"] * px
+    amp = np.zeros((rows, width), dtype=np.float32)
+    amp += _band(r, ant_epi, ant_endo) * myo * follow(ant_epi, ant_endo, aw_px, 20)
+    amp += _band(r, post_endo, post_epi) * myo * 1.2 * follow(post_endo, post_epi, pw_px, 120)
+    # Chest wall: skin and muscle layers that barely move; RV free wall; blood in both cavities.
+    chest = np.clip(rv_wall_top - r + 0.5, 0, 1)
+    layers = np.full((rows, 1), 0.4, dtype=np.float32)
+    for layer_depth in rng.uniform(0.02, 1.0, size=int(rng.integers(3, 8))) * float(rv_wall_top.min()):
+        layers += rng.uniform(0.5, 3.0) * _line(r, layer_depth, rng.uniform(1.5, 6))
+    amp += chest * myo * layers * follow(np.zeros_like(rv_top), np.full_like(rv_top, rows), rows, 0)
+    amp += _band(r, rv_wall_top, rv_top) * myo * follow(rv_wall_top, rv_top, settings["rv_wall_mm"] * px, 60)
+    blood = settings["blood"] * myo * np.abs(_field(rng, (rows, width), (0.7, 1.5)))
+    amp += (_band(r, rv_top, ant_epi) + _band(r, ant_endo, post_endo)) * blood
+    # Endocardium: a thin specular line that breaks up; the pericardium is the brightest echo.
+    for border, side in ((ant_endo, -1.0), (post_endo, 1.0)):
+        present = np.clip(1.5 * _field(rng, (1, width), (0, rng.uniform(5, 30)))
+                          - 2 * (settings["broken"] - 0.5) + 0.5, 0, 1)
+        amp += 3.0 * myo * settings["specular"] * present * _line(r, border + side * 0.8, rng.uniform(0.6, 1.3))
+    pericardium = rng.uniform(0.7, 1.3)
+    amp += pericardium * _line(r, post_epi + 2, rng.uniform(1.5, 3.5)) * (0.6 + 0.4 * follow(post_epi, post_epi + 1, 1, 10))
+    # Lung: reverberations of the pericardium that fade with depth.
+    spacing = rng.uniform(0.4, 0.9) * px
+    lung = sum(0.15 * pericardium * 0.5 ** k * _line(r, post_epi + 2 + k * spacing, 4.0) for k in range(1, 6))
+    amp += (r >= post_epi) * (0.1 * myo + lung) * follow(post_epi, post_epi + rows, rows, 100)
+    amp += _cavity_echoes(rng, settings, beats, r, ant_endo, post_endo, px) * myo
 
-    img *= fade[None, :]
-    img += (1 - fade[None, :]) * 0.25 * tex[50:50 + rows]
-    img *= np.exp(-0.9 * r / rows)  # depth attenuation
-    img += settings["noise"] * np.abs(rng.standard_normal((rows, width), dtype=np.float32))
-    img = np.power(np.clip(img, 0, None), settings["contrast"]) * gain[None, :]
-    return np.clip(img * 200.0, 0, 255).astype(np.uint8)
+    amp *= fade[None, :]
+    amp += (1 - fade[None, :]) * 0.6 * myo * tex[50:50 + rows]
+    for kind, a, b, ramp in replace:
+        amp[:, a:b] = (1 - ramp) * amp[:, a:b] + ramp * _bad_amplitude(rng, kind, amp[:, a:b], myo, r)
+
+    # Imaging chain.
+    amp = ndimage.gaussian_filter(amp, settings["blur_px"])
+    depth_db = settings["tgc_db"] * (r / rows) + 3 * _field(rng, (rows, 1), (rows / 8, 0))
+    amp *= np.power(10.0, depth_db / 20.0)
+    amp += settings["noise"] * np.abs(rng.standard_normal((rows, width), dtype=np.float32))
+    if settings["log_compression"]:
+        dr = settings["dynamic_range_db"]
+        grey = np.clip((20 * np.log10(np.maximum(amp, 1e-6)) + dr) / dr, 0, 1)
+    else:
+        grey = np.power(np.clip(amp, 0, None), settings["power"])
+    grey = np.power(grey, settings["contrast"]) * gain[None, :]
+    return np.clip(grey * 255.0, 0, 255).astype(np.uint8)
+
+
+def _cavity_echoes(rng, settings, beats, r, ant_endo, post_endo, px) -> np.ndarray:
+    """Chordae above the posterior wall around systole and the mitral leaflets flicking in diastole."""
+    width = ant_endo.shape[1]
+    out = np.zeros((r.shape[0], width), dtype=np.float32)
+    for beat in beats:
+        n = beat["next_ed_index"] - beat["ed_index"]
+        for _ in range(int(rng.integers(0, 3))):  # chordae: faint lines riding the posterior wall
+            a = max(beat["ed_index"] + int(n * rng.uniform(0.15, 0.35)), 0)
+            b = min(beat["ed_index"] + int(n * rng.uniform(0.5, 0.7)), width)
+            if b - a < 4:
+                continue
+            envelope = np.sin(np.linspace(0, np.pi, b - a)) ** 2
+            height = post_endo[0, a:b] - rng.uniform(0.1, 0.5) * px
+            out[:, a:b] += settings["chordae"] * rng.uniform(0.3, 1.2) * envelope * _line(r, height, 1.0)
+        if rng.random() < 0.5:  # a mitral leaflet tip flicks through early in diastole
+            a = max(beat["es_index"] + int(n * rng.uniform(0.05, 0.2)), 0)
+            b = min(a + int(rng.integers(8, 30)), width)
+            if b - a < 4:
+                continue
+            lo, hi = ant_endo[0, a:b], post_endo[0, a:b]
+            height = lo + (hi - lo) * rng.uniform(0.3, 0.7) + np.linspace(0, rng.uniform(-0.4, 0.4) * px, b - a)
+            out[:, a:b] += rng.uniform(0.3, 1.5) * np.sin(np.linspace(0, np.pi, b - a)) * _line(r, height, 1.2)
+    return out
+
+
+def _bad_amplitude(rng, kind: str, amp: np.ndarray, myo: float, r) -> np.ndarray:
+    """What the probe shows in a bad stretch of kind probe_off, clutter or dropout."""
+    rows, n = amp.shape
+    if kind == "probe_off":  # no contact: only near-field ringing, nothing below
+        ring = sum(rng.uniform(0.5, 2.0) * _line(r, d, 2.0) for d in rng.uniform(0, 0.08 * rows, size=3))
+        return (ring * np.abs(_field(rng, (rows, n), (1, 20))) + 0.02) * myo
+    if kind == "clutter":  # probe pressed into the chest wall: bright bands fill the view
+        bands = 1.0 + 2.0 * np.abs(_field(rng, (rows, n), (rng.uniform(2, 6), rng.uniform(20, 80))))
+        return (bands * np.abs(_field(rng, (rows, n), (1, 6))) + 0.1 * amp / max(myo, 1e-6)) * myo
+    # dropout: everything below some depth is lost in a shadow
+    shadow = np.where(r > rng.uniform(0.15, 0.6) * rows, rng.uniform(0.01, 0.1), 1.0)
+    return amp * shadow
 
 
 # --- screenshots and DICOM -----------------------------------------------------------------
@@ -575,12 +721,15 @@ def main(argv=None) -> int:
     parser.add_argument("--lvid-d", type=float, help="mm")
     parser.add_argument("--lvid-s", type=float, help="mm")
     parser.add_argument("--no-bad", action="store_true", help="no bad-acquisition segments")
+    parser.add_argument("--family", choices=FAMILIES,
+                        help=f"rendering family (default: drawn from {', '.join(TRAINING_FAMILIES)})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides = dict(n_frames=args.frames, mmode_index=args.mmode_index,
                      photometric="MONOCHROME2" if args.monochrome else "RGB", jpeg=args.jpeg,
                      jpeg_quality=args.jpeg_quality, implicit_vr=args.implicit_vr,
-                     heart_rate_bpm=args.heart_rate, lvid_d_mm=args.lvid_d, lvid_s_mm=args.lvid_s)
+                     heart_rate_bpm=args.heart_rate, lvid_d_mm=args.lvid_d, lvid_s_mm=args.lvid_s,
+                     family=args.family)
     if args.no_bad:
         overrides["bad_segments"] = ()
     paths = make_set(args.output, range(args.seed, args.seed + args.count), **overrides)

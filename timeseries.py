@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmode.beats import Beat, detect_beats, lvid_mm, teichholz_ul
+from mmode.beats import CORRECTED_MASS_FACTOR, Beat, detect_beats, lv_mass_mg, lvid_mm, teichholz_ul
+from mmode.borders import diameters_mm, trace_borders
 from mmode.dicom_io import Frames, RegionBox
 from mmode.errors import RecordingTooShortError
 from mmode.recording import load_recording
@@ -19,7 +20,8 @@ from mmode.windows import crop_ratio, tile_starts, vertical_start
 
 __all__ = ["EchoCard", "make_timeseries", "make_seg_windows", "connect_masks", "get_vols", "get_diastoles",
            "get_systoles", "get_heartrate", "weight_to_size", "make_quality_windows_aut",
-           "make_quality_windows_man", "compute_teicholz", "find_overlap"]
+           "make_quality_windows_man", "compute_teicholz", "find_overlap", "get_borders", "get_wall_thickness",
+           "get_walls", "compute_lv_mass"]
 
 
 class EchoCard:
@@ -129,6 +131,37 @@ def get_heartrate(lvid, time_res: float):
     """Heart rate of each accepted beat: (bpm, time of its end-diastole s)."""
     beats = _beats(lvid, time_res)
     return np.array([b.heart_rate_bpm for b in beats]), np.array([b.ed_time_s for b in beats])
+
+
+def get_borders(log_prob):
+    """The four LV borders per column (4, width) rows from class log-probabilities (mmode.borders)."""
+    return trace_borders(np.asarray(log_prob, dtype=np.float32))
+
+
+def get_wall_thickness(borders, len_res: float):
+    """Per column (LVID, LVAW, LVPW) in mm from the four borders (NaN where a border is missing)."""
+    sizes = diameters_mm(np.asarray(borders, dtype=np.float64), len_res)
+    return sizes["lvid"], sizes["lvaw"], sizes["lvpw"]
+
+
+def compute_lv_mass(lvid_d, lvaw_d, lvpw_d):
+    """LV Mass AW (mg) and LV Mass AW (Corrected) (mg), Vevo LAB's formulas."""
+    mass = lv_mass_mg(np.asarray(lvid_d), np.asarray(lvaw_d), np.asarray(lvpw_d))
+    return mass, CORRECTED_MASS_FACTOR * mass
+
+
+def get_walls(lvid, lvaw, lvpw, time_res: float) -> dict:
+    """Wall thicknesses and LV mass of each accepted beat, in the order of get_diastoles.
+
+    Returns a dict of arrays: ``LVAW;d``, ``LVAW;s``, ``LVPW;d``, ``LVPW;s`` (mm),
+    ``LV Mass AW`` and ``LV Mass AW (Corrected)`` (mg).
+    """
+    beats = detect_beats(np.nan_to_num(np.asarray(lvid, dtype=np.float64)), time_res, lvaw, lvpw)
+    out = {name: np.array([getattr(b, f"{key}_mm") for b in beats])
+           for name, key in (("LVAW;d", "lvaw_d"), ("LVAW;s", "lvaw_s"), ("LVPW;d", "lvpw_d"), ("LVPW;s", "lvpw_s"))}
+    out["LV Mass AW"] = np.array([b.lv_mass_mg for b in beats])
+    out["LV Mass AW (Corrected)"] = np.array([b.lv_mass_corrected_mg for b in beats])
+    return out
 
 
 def weight_to_size(weight_g: float, height_px: int) -> int:

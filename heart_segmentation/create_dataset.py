@@ -6,11 +6,13 @@ Usage::
 
 Each ``NAME.dcm`` needs ``NAME.borders.csv`` beside it (columns: column,
 anterior_epicardium, anterior_endocardium, posterior_endocardium,
-posterior_epicardium; rows inside the M-mode region). The cavity mask is the
-rows between the anterior and posterior endocardium. Windows are as tall as the
+posterior_epicardium; rows inside the M-mode region). The mask holds one class
+per pixel (mmode.annotations.label_mask): 0 background, 1 anterior wall (between
+the anterior epicardium and endocardium), 2 cavity (between the endocardia), 3
+posterior wall (between the posterior endocardium and epicardium). Windows are as tall as the
 image and slide by ``--stride`` columns; with a quality annotations CSV only
 windows inside good intervals are kept. Writes DATA_ROOT/img/*.png and
-DATA_ROOT/mask/*.png (0/255) with the same names.
+DATA_ROOT/mask/*.png (class numbers 0-3) with the same names.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from mmode.annotations import borders_path, cavity_mask, read_borders
+from mmode.annotations import borders_path, label_mask, read_borders
 from mmode.recording import load_recording
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ def main(argv=None) -> int:
             continue
         recording = load_recording(path)
         rows, width = recording.image.shape
-        mask = cavity_mask(read_borders(borders_path(path))[:, :width], rows)
+        mask = label_mask(read_borders(borders_path(path))[:, :width], rows)
         good = annotations.get(path.stem, ([(0.0, float("inf"))], []))[0]
         dt = recording.calibration.seconds_per_px
         for start in range(0, width - rows + 1, args.stride):
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
             name = f"{path.stem}_{start:05d}.png"
             window = np.clip(np.rint(recording.image[:, start:start + rows]), 0, 255).astype(np.uint8)
             Image.fromarray(window).save(args.output / "img" / name)
-            Image.fromarray(mask[:, start:start + rows].astype(np.uint8) * 255).save(args.output / "mask" / name)
+            Image.fromarray(mask[:, start:start + rows]).save(args.output / "mask" / name)
             written += 1
     log.info("wrote %d windows to %s", written, args.output)
     return 0

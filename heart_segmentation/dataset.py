@@ -9,13 +9,21 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
+from mmode.annotations import CAVITY
 from mmode.nets import to_network_batch
 
 
-class SegmentationDataset(Dataset):
-    """All windows held in memory at network size: image (1, rows, cols) in 0-1, mask (1, rows, cols) 0/1.
+def read_labels(path) -> np.ndarray:
+    """Class numbers (rows, cols) uint8 of a mask PNG: 0-3 as written by create_dataset, or a
+    one-class cavity mask (0/255, the original's format), whose cavity becomes class CAVITY."""
+    mask = np.asarray(Image.open(path).convert("L"))
+    return np.where(mask > 127, CAVITY, 0).astype(np.uint8) if mask.max() > CAVITY + 1 else mask
 
-    ``size`` is an int (square) or (rows, columns).
+
+class SegmentationDataset(Dataset):
+    """All windows held in memory at network size: image (1, rows, cols) in 0-1, labels (1, rows, cols) int64.
+
+    ``size`` is an int (square) or (rows, columns). Labels are resized with nearest neighbour.
     """
 
     def __init__(self, root, size, names=None, transform=None):
@@ -24,24 +32,22 @@ class SegmentationDataset(Dataset):
         if not self.names:
             raise FileNotFoundError(f"{root}: no windows in img/")
         self.transform = transform
-        images, masks = [], []
+        shape = (size, size) if isinstance(size, int) else tuple(size)
+        images, labels = [], []
         for name in self.names:
             image = np.asarray(Image.open(root / "img" / name).convert("L"), dtype=np.float32)
-            mask = np.asarray(Image.open(root / "mask" / name).convert("L"), dtype=np.float32) / 255.0
-            images.append(to_network_batch(image[None], size)[0])
-            shape = (size, size) if isinstance(size, int) else tuple(size)
-            resized = F.interpolate(torch.from_numpy(mask)[None, None], size=shape, mode="bilinear",
-                                    align_corners=False)
-            masks.append((resized[0] > 0.5).float())
-        self.images, self.masks = torch.stack(images), torch.stack(masks)
+            images.append(to_network_batch(image[None], shape)[0])
+            mask = torch.from_numpy(read_labels(root / "mask" / name).astype(np.float32))
+            labels.append(F.interpolate(mask[None, None], size=shape, mode="nearest")[0].long())
+        self.images, self.labels = torch.stack(images), torch.stack(labels)
 
     def __len__(self):
         return len(self.names)
 
     def __getitem__(self, index):
-        image, mask = self.images[index], self.masks[index]
+        image, labels = self.images[index], self.labels[index]
         if self.transform is not None:
             from mmode.augment import as_pair
 
-            image, mask = self.transform(*as_pair(image, mask))
-        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor)
+            image, labels = self.transform(*as_pair(image, labels))
+        return image.as_subclass(torch.Tensor), labels.as_subclass(torch.Tensor)

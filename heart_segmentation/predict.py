@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
+from mmode.annotations import CAVITY
 from mmode.errors import CheckpointError
 from mmode.nets import channels_last, load_file, load_weights, to_network_batch
 from mmode.shipped import SEG_CHECKPOINT as DEFAULT_CHECKPOINT
@@ -27,14 +28,22 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     return channels_last(net) if "config" in obj else net  # ours only: see mmode.nets.channels_last
 
 
+def cavity_log_odds(logits: torch.Tensor) -> torch.Tensor:
+    """log(p(cavity) / p(not cavity)) per pixel, (n, rows, cols), from one- or four-class logits."""
+    if logits.shape[1] == 1:
+        return logits[:, 0]
+    others = torch.cat([logits[:, :CAVITY], logits[:, CAVITY + 1:]], dim=1)
+    return logits[:, CAVITY] - torch.logsumexp(others, dim=1)
+
+
 def window_logits(net: QuickNat, windows: np.ndarray, device="cpu") -> torch.Tensor:
-    """Network logits for grey windows (n, h, w) 0-255, shape (n, *cfg.input_shape)."""
+    """Cavity logits (log-odds) for grey windows (n, h, w) 0-255, shape (n, *cfg.input_shape)."""
     cfg = net.config
     out = []
     with torch.inference_mode():
         for start in range(0, len(windows), BATCH):
             batch = to_network_batch(windows[start:start + BATCH], cfg.input_shape, cfg.input_scale)
-            out.append(net(batch.to(device))[:, 0].float().cpu())
+            out.append(cavity_log_odds(net(batch.to(device)).float().cpu()))
     return torch.cat(out) if out else torch.empty(0, *cfg.input_shape)
 
 
@@ -51,23 +60,39 @@ def predict_single(net: QuickNat, device, image: np.ndarray, size: int | None = 
     return mask[0].numpy(), full.numpy()
 
 
-def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
-    """Cavity mask (rows, width) bool of a stitched grey image (rows, width).
+def class_log_probs(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
+    """Log-probability of each class per pixel of a stitched grey image (rows, width).
 
-    Square windows of side ``rows`` are segmented in batches; their logits are
-    resized back bilinearly (smoother borders than resizing the binary mask)
-    and the overlap of the last window is dropped.
+    Returns (4, rows, width) float32 for a four-class network (background, anterior wall,
+    cavity, posterior wall: mmode.annotations) and (2, rows, width) for background and
+    cavity from a one-class network such as the published one. Square windows of side
+    ``rows`` are segmented one by one; their logits are resized back bilinearly (smoother
+    borders than resizing a label map) and the overlap of the last window is dropped.
     """
     rows, width = image.shape
     if width < rows:  # shorter than one window: pad with black on the right
         image = np.pad(image, ((0, 0), (0, rows - width)))
     starts = tile_starts(image.shape[1], rows)  # the last window is right-aligned
     windows = np.stack([image[:, s:s + rows] for s in starts])
-    logits = window_logits(net, windows, device)
-    mask = np.empty((rows, image.shape[1]), dtype=bool)
-    # Backwards, so that earlier windows win where the right-aligned last one overlaps.
-    for k in reversed(range(0, len(starts), BATCH)):
-        up = F.interpolate(logits[k:k + BATCH, None], size=(rows, rows), mode="bilinear", align_corners=False)
-        for start, window in reversed(list(zip(starts[k:k + BATCH], (up[:, 0] > 0).numpy()))):
-            mask[:, start:start + rows] = window
-    return mask[:, :width]
+    n_class = net.config.num_class
+    out = np.empty((max(n_class, 2), rows, image.shape[1]), dtype=np.float32)
+    with torch.inference_mode():
+        # Backwards, so that earlier windows win where the right-aligned last one overlaps.
+        for start in reversed(starts):
+            batch = to_network_batch(image[None, :, start:start + rows], net.config.input_shape,
+                                     net.config.input_scale)
+            logits = F.interpolate(net(batch.to(device)).float().cpu(), size=(rows, rows), mode="bilinear",
+                                   align_corners=False)[0]
+            if n_class == 1:  # sigmoid: log p(cavity) and log p(background)
+                logits = torch.stack([F.logsigmoid(-logits[0]), F.logsigmoid(logits[0])])
+            else:
+                logits = F.log_softmax(logits, dim=0)
+            out[:, :, start:start + rows] = logits.numpy()
+    return out[:, :, :width]
+
+
+def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
+    """Cavity mask (rows, width) bool of a stitched grey image: pixels most likely cavity."""
+    log_prob = class_log_probs(net, image, device)
+    cavity = log_prob[-1] if log_prob.shape[0] == 2 else log_prob[CAVITY]
+    return cavity >= log_prob.max(axis=0)

@@ -19,14 +19,29 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from heart_segmentation.dataset import read_labels
 from heart_segmentation.predict import DEFAULT_CHECKPOINT, load_checkpoint, window_logits
+from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from mmode.metrics import dice
+from mmode.nets import to_network_batch
 
 log = logging.getLogger(__name__)
 
 
+def wall_dice(net, images: np.ndarray, labels: np.ndarray) -> float:
+    """Mean Dice of the anterior and posterior wall classes of a four-class network."""
+    dices = []
+    with torch.inference_mode():
+        for image, truth in zip(images, labels):
+            batch = to_network_batch(image[None], net.config.input_shape, net.config.input_scale)
+            logits = F.interpolate(net(batch), size=truth.shape, mode="bilinear", align_corners=False)[0]
+            predicted = logits.argmax(dim=0).numpy()
+            dices += [dice(predicted == cls, truth == cls) for cls in (ANTERIOR_WALL, POSTERIOR_WALL)]
+    return float(np.mean(dices))
+
+
 def evaluate_windows(net, images: np.ndarray, masks: np.ndarray) -> dict:
-    """Mean BCE loss, Dice and MSE of windows (n, h, w) grey 0-255 against 0/1 masks."""
+    """Mean BCE loss, Dice and MSE of the cavity in windows (n, h, w) grey 0-255 against 0/1 cavity masks."""
     loss, dices, mse = [], [], []
     for image, mask in zip(images, masks):
         logits = window_logits(net, image[None])
@@ -40,20 +55,22 @@ def evaluate_windows(net, images: np.ndarray, masks: np.ndarray) -> dict:
 
 
 def read_set(root: Path):
+    """Grey windows (n, h, w) and their class labels (n, h, w) (see create_dataset)."""
     names = sorted(p.name for p in (root / "img").glob("*.png"))
     images = np.stack([np.asarray(Image.open(root / "img" / n).convert("L"), dtype=np.float32) for n in names])
-    masks = np.stack([np.asarray(Image.open(root / "mask" / n).convert("L")) > 127 for n in names])
-    return images, masks
+    return images, np.stack([read_labels(root / "mask" / n) for n in names])
 
 
 def plot_recording(net, path: Path, output: Path) -> Path:
-    from heart_segmentation.predict import segment_image
-    from mmode.beats import lvid_mm, teichholz_ul
+    from heart_segmentation.predict import class_log_probs
+    from mmode.beats import teichholz_ul
+    from mmode.borders import diameters_mm, trace_borders
     from mmode.recording import load_recording
     from mmode.plots import plot_lvid_volume
 
     recording = load_recording(path)
-    lvid = lvid_mm(segment_image(net, recording.image), recording.calibration.mm_per_px)
+    borders = trace_borders(class_log_probs(net, recording.image))
+    lvid = diameters_mm(borders, recording.calibration.mm_per_px)["lvid"]
     output.mkdir(parents=True, exist_ok=True)
     time_s = np.arange(lvid.size) * recording.calibration.seconds_per_px
     return plot_lvid_volume(time_s, lvid, teichholz_ul(lvid), output / f"{path.stem}_lvid.png")
@@ -71,8 +88,13 @@ def main(argv=None) -> int:
     if args.data.is_file():
         print(f"wrote {plot_recording(net, args.data, args.output)}")
         return 0
-    metrics = evaluate_windows(net, *read_set(args.data))
-    print(f"windows {metrics['n']}  loss {metrics['loss']:.4f}  Dice {metrics['dice']:.4f}  MSE {metrics['mse']:.5f}")
+    images, labels = read_set(args.data)
+    metrics = evaluate_windows(net, images, labels == CAVITY)
+    walls = ""
+    if net.config.num_class > 1 and (labels == ANTERIOR_WALL).any():
+        walls = f"  wall Dice {wall_dice(net, images, labels):.4f}"
+    print(f"windows {metrics['n']}  loss {metrics['loss']:.4f}  cavity Dice {metrics['dice']:.4f}  "
+          f"MSE {metrics['mse']:.5f}{walls}")
     return 0
 
 

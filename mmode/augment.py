@@ -25,7 +25,7 @@ def segmentation_transform() -> v2.Compose:
     """Joint affine jitter and flip for (Image, Mask), then grey jitter on the image."""
     return v2.Compose([
         v2.RandomHorizontalFlip(),
-        v2.RandomAffine(degrees=0, translate=(0.05, 0.08), scale=(0.9, 1.1)),
+        v2.RandomAffine(degrees=0, translate=(0.05, 0.1), scale=(0.8, 1.2)),
         GreyJitter(),
     ])
 

@@ -19,7 +19,10 @@ MAX_CYCLE_RATIO = 1.6  # a cycle this much longer than the median hides a missed
 
 
 def lvid_mm(mask: np.ndarray, mm_per_px: float) -> np.ndarray:
-    """LV inner diameter per column (mm): cavity pixels in each column times mm per pixel.
+    """Cavity pixels in each column times mm per pixel (the original's LVID).
+
+    The pipeline measures between borders instead (mmode.borders), which islands
+    and holes in a mask cannot disturb; this stays for masks from other sources.
 
     Parameters
     ----------
@@ -32,6 +35,14 @@ def teichholz_ul(diameter_mm):
     """LV volume (uL) from its inner diameter (mm): V = 7 / (2.4 + D) * D^3."""
     d = np.asarray(diameter_mm, dtype=np.float64)
     return 7.0 / (2.4 + d) * d ** 3
+
+
+def lv_mass_mg(lvid_d_mm, lvaw_d_mm, lvpw_d_mm):
+    """LV mass (mg) as Vevo LAB's "LV Mass AW": 1.053 * ((LVID;d + LVAW;d + LVPW;d)^3 - LVID;d^3)."""
+    return 1.053 * ((lvid_d_mm + lvaw_d_mm + lvpw_d_mm) ** 3 - lvid_d_mm ** 3)
+
+
+CORRECTED_MASS_FACTOR = 0.8  # Vevo LAB's "LV Mass AW (Corrected)"
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,10 @@ class Beat:
     heart_rate_bpm: float
     quality: float = float("nan")  # classifier score at the beat (lowest of ED and ES windows)
     good: bool = True
+    lvaw_d_mm: float = float("nan")  # wall thicknesses at the same end-diastole and end-systole;
+    lvaw_s_mm: float = float("nan")  # NaN when the segmenter has no wall classes
+    lvpw_d_mm: float = float("nan")
+    lvpw_s_mm: float = float("nan")
 
     @property
     def lv_vol_d_ul(self) -> float:
@@ -73,6 +88,14 @@ class Beat:
     @property
     def co_ml_per_min(self) -> float:
         return self.sv_ul * self.heart_rate_bpm / 1000.0
+
+    @property
+    def lv_mass_mg(self) -> float:
+        return float(lv_mass_mg(self.lvid_d_mm, self.lvaw_d_mm, self.lvpw_d_mm))
+
+    @property
+    def lv_mass_corrected_mg(self) -> float:
+        return CORRECTED_MASS_FACTOR * self.lv_mass_mg
 
 
 def find_peaks(x: np.ndarray, distance: int, prominence: float) -> np.ndarray:
@@ -145,7 +168,7 @@ def find_diastoles(lvid: np.ndarray, seconds_per_px: float) -> np.ndarray:
                     dtype=np.int64)
 
 
-def detect_beats(lvid: np.ndarray, seconds_per_px: float) -> list[Beat]:
+def detect_beats(lvid: np.ndarray, seconds_per_px: float, lvaw=None, lvpw=None) -> list[Beat]:
     """Pair every end-diastole with the end-systole of its own cycle.
 
     Cycles with a heart rate outside MIN/MAX_HEART_RATE_BPM, cycles much longer
@@ -156,6 +179,8 @@ def detect_beats(lvid: np.ndarray, seconds_per_px: float) -> list[Beat]:
     ----------
     lvid : (width,) LV diameter per column (mm).
     seconds_per_px : float, time per column.
+    lvaw, lvpw : (width,) anterior and posterior wall thickness per column (mm), optional;
+        read at the beat's end-diastole and end-systole.
     """
     lvid = np.asarray(lvid, dtype=np.float64)
     diastoles = find_diastoles(lvid, seconds_per_px)
@@ -172,7 +197,12 @@ def detect_beats(lvid: np.ndarray, seconds_per_px: float) -> list[Beat]:
         es = ed + int(np.argmin(lvid[ed:nxt]))
         if es in (ed, nxt - 1) or lvid[es] <= 0 or lvid[es] >= lvid[ed]:
             continue  # no systole inside the cycle
+        walls = {}
+        for name, trace in (("lvaw", lvaw), ("lvpw", lvpw)):
+            if trace is not None:
+                walls[f"{name}_d_mm"], walls[f"{name}_s_mm"] = float(trace[ed]), float(trace[es])
         beats.append(Beat(index=len(beats), ed_index=int(ed), es_index=int(es), next_ed_index=int(nxt),
                           ed_time_s=ed * seconds_per_px, es_time_s=es * seconds_per_px,
-                          lvid_d_mm=float(lvid[ed]), lvid_s_mm=float(lvid[es]), heart_rate_bpm=heart_rate))
+                          lvid_d_mm=float(lvid[ed]), lvid_s_mm=float(lvid[es]), heart_rate_bpm=heart_rate,
+                          **walls))
     return beats

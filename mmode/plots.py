@@ -19,6 +19,8 @@ from mmode.beats import teichholz_ul  # noqa: E402
 from mmode.results import written_atomically  # noqa: E402
 
 GOOD_COLOUR, BAD_COLOUR = "#2ca02c", "#d62728"
+BORDER_COLOURS = ("#1f77b4", "#17becf", "#17becf", "#1f77b4")  # epicardia darker than endocardia
+AW_COLOUR, PW_COLOUR = "#9467bd", "#8c564b"
 MAX_DISPLAY_COLS = 1200  # the stitched image is averaged down to about this many columns for display
 MAX_DISPLAY_ROWS = 320  # and rows: a figure on a screen shows no more
 PNG_OPTIONS = {"compress_level": 1}  # a fifth larger than the default 6, five times faster to write
@@ -97,13 +99,28 @@ def plot_image(analysis, path: Path, dpi: int = 100) -> Path:
     return _save(fig, path, dpi)
 
 
+def _draw_borders(ax, analysis) -> None:
+    """The traced borders as lines, one point per display column."""
+    if analysis.borders is None:
+        return
+    step = max(1, int(np.ceil(analysis.borders.shape[1] / MAX_DISPLAY_COLS)))
+    columns = np.arange(0, analysis.borders.shape[1], step)
+    t = columns * analysis.seconds_per_px
+    for border, colour in zip(analysis.borders, BORDER_COLOURS):
+        ax.plot(t, border[columns] * analysis.calibration.mm_per_px, color=colour, lw=0.7)
+
+
 def plot_mask(analysis, path: Path, dpi: int = 100) -> Path:
-    """Stitched image with the segmented cavity overlaid and bad regions shaded."""
+    """Stitched image with the segmented cavity tinted, the traced borders and bad regions shaded."""
     fig = Figure(figsize=FIGSIZE)
     ax = fig.subplots()
     ax.imshow(_cavity_overlay(analysis), aspect="auto", extent=_extent(analysis))
+    _draw_borders(ax, analysis)
+    ax.set_xlim(*_extent(analysis)[:2])
+    ax.set_ylim(*_extent(analysis)[2:])
     _shade(ax, analysis)
-    ax.set_title(f"{analysis.path.name}: LV cavity segmentation (red shading: bad quality)")
+    walls = "borders of the walls (blue) and cavity (cyan), " if analysis.has_walls else ""
+    ax.set_title(f"{analysis.path.name}: LV cavity segmentation, {walls}red shading: bad quality")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("depth (mm)")
     return _save(fig, path, dpi)
@@ -111,8 +128,10 @@ def plot_mask(analysis, path: Path, dpi: int = 100) -> Path:
 
 def _events_plot(analysis, path: Path, dpi: int, which: str) -> Path:
     time_s = np.arange(analysis.lvid_mm.size) * analysis.seconds_per_px
-    fig = Figure(figsize=(FIGSIZE[0], 5.5))
-    ax_vol, ax_lvid = fig.subplots(2, 1, sharex=True)
+    walls = analysis.has_walls
+    fig = Figure(figsize=(FIGSIZE[0], 7.5 if walls else 5.5))
+    axes = fig.subplots(3 if walls else 2, 1, sharex=True)
+    ax_vol, ax_lvid = axes[:2]
     ax_vol.plot(time_s, teichholz_ul(analysis.lvid_mm), color="0.35", lw=0.8)
     ax_lvid.plot(time_s, analysis.lvid_mm, color="0.35", lw=0.8)
     label = "end-diastole" if which == "diastole" else "end-systole"
@@ -122,11 +141,23 @@ def _events_plot(analysis, path: Path, dpi: int, which: str) -> Path:
         d = np.array([b.lvid_d_mm if which == "diastole" else b.lvid_s_mm for b in beats])
         ax_vol.scatter(t, teichholz_ul(d), s=18, color=colour, zorder=3, label=f"{label}, {name}")
         ax_lvid.scatter(t, d, s=18, color=colour, zorder=3)
-    for ax in (ax_vol, ax_lvid):
+    if walls:
+        ax_wall = axes[2]
+        ax_wall.plot(time_s, analysis.lvaw_mm, color=AW_COLOUR, lw=0.8, label="LVAW")
+        ax_wall.plot(time_s, analysis.lvpw_mm, color=PW_COLOUR, lw=0.8, label="LVPW")
+        for good, colour in ((True, GOOD_COLOUR), (False, BAD_COLOUR)):
+            beats = [b for b in analysis.beats if b.good == good]
+            t = [b.ed_time_s if which == "diastole" else b.es_time_s for b in beats]
+            for attribute in ("lvaw", "lvpw"):
+                suffix = "_d_mm" if which == "diastole" else "_s_mm"
+                ax_wall.scatter(t, [getattr(b, attribute + suffix) for b in beats], s=12, color=colour, zorder=3)
+        ax_wall.set_ylabel("wall (mm)")
+        ax_wall.legend(loc="upper right", fontsize=8)
+    for ax in axes:
         _shade(ax, analysis)
     ax_vol.set_ylabel("LV Vol (uL)")
     ax_lvid.set_ylabel("LVID (mm)")
-    ax_lvid.set_xlabel("time (s)")
+    axes[-1].set_xlabel("time (s)")
     ax_vol.legend(loc="upper right", fontsize=8)
     ax_vol.set_title(f"{analysis.path.name}: LV volume and LVID, {label}s (red shading: bad quality)")
     return _save(fig, path, dpi)

@@ -1,8 +1,10 @@
 """CSV rows of an analysis, and safe CSV updates.
 
 Column order starts with the original program's columns so that existing
-downstream scripts keep working; our additions follow. Units: LVID mm, times s,
-heart rate bpm, volumes and SV uL, EF and FS %, CO mL/min, quality 0-1.
+downstream scripts keep working; our additions follow, the wall measurements last
+under Vevo LAB's names. Units: LVID, LVAW and LVPW mm, times s, heart rate bpm,
+volumes and SV uL, EF and FS %, CO mL/min, quality 0-1, LV mass mg. Wall cells are
+empty when the segmenter has no wall classes (the published one-class network).
 """
 from __future__ import annotations
 
@@ -20,9 +22,14 @@ from mmode.errors import OutputError
 
 ALL_COLUMNS = ["file", "lvid;d", "lvid;d time", "lvid;s", "lvid;s time", "heart rate", "heart rate time",
                "beat", "lv vol;d", "lv vol;s", "sv", "ef", "fs", "co", "quality"]
+WALL_MEASURES = (("LVAW;d", "lvaw_d_mm"), ("LVAW;s", "lvaw_s_mm"), ("LVPW;d", "lvpw_d_mm"),
+                 ("LVPW;s", "lvpw_s_mm"), ("LV Mass AW", "lv_mass_mg"),
+                 ("LV Mass AW (Corrected)", "lv_mass_corrected_mg"))
+ALL_COLUMNS += [name for name, _ in WALL_MEASURES]
 STATS_MEASURES = (("diastole", "lvid_d_mm"), ("systole", "lvid_s_mm"), ("heartrate", "heart_rate_bpm"))
-STATS_COLUMNS = (["file"] + [f"{stat}_{name}" for stat in ("median", "avg", "max", "min")
-                             for name, _ in STATS_MEASURES] + ["n_good_beats", "good_fraction"])
+STATS = ("median", "avg", "max", "min")
+STATS_COLUMNS = (["file"] + [f"{stat}_{name}" for stat in STATS for name, _ in STATS_MEASURES]
+                 + ["n_good_beats", "good_fraction"] + [f"{stat}_{name}" for stat in STATS for name, _ in WALL_MEASURES])
 STAT_FUNCTIONS = {"median": np.median, "avg": np.mean, "max": np.max, "min": np.min}
 
 
@@ -41,6 +48,7 @@ def all_rows(analysis) -> list[dict]:
         "beat": str(b.index), "lv vol;d": _fmt(b.lv_vol_d_ul, 3), "lv vol;s": _fmt(b.lv_vol_s_ul, 3),
         "sv": _fmt(b.sv_ul, 3), "ef": _fmt(b.ef_percent, 2), "fs": _fmt(b.fs_percent, 2),
         "co": _fmt(b.co_ml_per_min, 3), "quality": _fmt(b.quality, 3),
+        **{name: _fmt(getattr(b, attribute), 3) for name, attribute in WALL_MEASURES},
     } for b in analysis.good_beats]
 
 
@@ -50,8 +58,8 @@ def stats_row(analysis) -> dict:
     row = {"file": analysis.path.name, "n_good_beats": str(len(beats)),
            "good_fraction": _fmt(analysis.good_fraction, 3)}
     for stat, function in STAT_FUNCTIONS.items():
-        for name, attribute in STATS_MEASURES:
-            values = [getattr(b, attribute) for b in beats]
+        for name, attribute in STATS_MEASURES + WALL_MEASURES:
+            values = [v for v in (getattr(b, attribute) for b in beats) if not math.isnan(v)]
             row[f"{stat}_{name}"] = _fmt(float(function(values))) if values else ""
     return row
 
@@ -126,13 +134,14 @@ def replace_rows(path: Path, columns: list[str], files: list[str], rows: list[di
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked(path):
         header, existing = read_rows(path)
-        if header is not None and header != columns:
+        # A CSV from an earlier version lacks the newest columns at the end: they are added, empty.
+        if header is not None and header != columns[:len(header)]:
             raise OutputError(path, f"has columns {header[:3]}..., not those of this -w mode; choose another -f")
         drop = set(files)
         kept = [r for r in existing if r["file"] not in drop]
         merged = sorted(kept + rows, key=_sort_key)
         with written_atomically(path) as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer = csv.DictWriter(fh, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(merged)
             fh.flush()

@@ -204,8 +204,11 @@ def test_create_datasets_from_a_phantom(write_phantom, tmp_path):
     assert seg_names == sorted(p.name for p in (tmp_path / "s" / "mask").glob("*.png"))
     from PIL import Image
 
-    mask = np.asarray(Image.open(tmp_path / "s" / "mask" / seg_names[0])) > 0
-    np.testing.assert_array_equal(mask, ph.cavity_mask()[:, starts[0]:starts[0] + rows])
+    from mmode.annotations import CAVITY, label_mask
+
+    labels = np.asarray(Image.open(tmp_path / "s" / "mask" / seg_names[0]))
+    np.testing.assert_array_equal(labels == CAVITY, ph.cavity_mask()[:, starts[0]:starts[0] + rows])
+    np.testing.assert_array_equal(labels, label_mask(ph.borders, rows)[:, starts[0]:starts[0] + rows])
 
 
 def test_quality_test_script_writes_results(tmp_path, capsys):

@@ -1,0 +1,129 @@
+"""LV borders per column from the segmenter's class probabilities, and the diameters they give.
+
+A column of a parasternal M-mode image is, top to bottom: background (chest wall,
+right ventricle), the anterior wall, the cavity, the posterior wall, background
+(pericardium, lung). :func:`trace_borders` finds, in every column, the one split
+of the rows into these runs that agrees best with the network: the most likely
+sequence of runs, found exactly by dynamic programming over the rows. Islands of
+"cavity" inside a wall and holes of "wall" inside the cavity therefore cannot
+shorten or lengthen a diameter: each band is a single run by construction, unlike
+counting a mask's pixels per column. Light smoothing of the evidence along time
+and a running median of the borders keep them continuous in time.
+
+Why not skimage.measure.label: choosing the largest connected cavity first needs
+scikit-image, whose import and first call cost 0.9 s (measured here) on the
+critical path of a 3.6 s cold start, and it would still need a rule per column.
+The dynamic programme needs neither and runs in about 0.1 s for a full recording.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mmode.annotations import ANTERIOR_WALL, BACKGROUND, CAVITY, POSTERIOR_WALL, label_mask
+from mmode.beats import median_filter
+
+FOUR_CLASS_RUNS = (BACKGROUND, ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, BACKGROUND)
+CAVITY_RUNS = (BACKGROUND, CAVITY, BACKGROUND)
+MIN_LOG_PROB = -30.0  # a certain "no" still costs a finite amount
+TIME_SMOOTH_PX = 3  # columns of evidence averaged before the runs are chosen
+BORDER_MEDIAN_PX = 3  # running median of each border along time
+CHUNK_COLUMNS = 1024
+
+
+def best_runs(log_prob: np.ndarray, runs) -> np.ndarray:
+    """Boundaries of the most likely top-to-bottom sequence of runs, per column.
+
+    Parameters
+    ----------
+    log_prob : (n_classes, rows, width) log-probability of each class per pixel.
+    runs : class of each run from top to bottom; a run may be empty.
+
+    Returns
+    -------
+    (len(runs) - 1, width) int rows: run j covers rows [boundary j-1, boundary j).
+    """
+    n_classes, rows, width = log_prob.shape
+    # cumulative[c][b] = sum of log_prob[c] over rows < b, so a run [a, b) of class c scores cum[b] - cum[a].
+    cumulative = np.zeros((n_classes, rows + 1, width), dtype=np.float32)
+    np.cumsum(log_prob, axis=1, out=cumulative[:, 1:])
+    best = cumulative[runs[0]]  # best score of the runs so far, ending at each boundary
+    offsets = []
+    for cls in runs[1:]:
+        offset = best - cumulative[cls]  # a run of ``cls`` that starts at this boundary
+        offsets.append(offset)
+        best = cumulative[cls] + np.maximum.accumulate(offset, axis=0)
+    # Walk back from the bottom: each boundary is the best start at or above the next one.
+    boundaries = np.empty((len(runs) - 1, width), dtype=np.int64)
+    limit = np.full(width, rows)
+    above = np.arange(rows + 1)[:, None]
+    for j in reversed(range(len(runs) - 1)):
+        allowed = np.where(above <= limit[None, :], offsets[j], -np.inf)
+        limit = np.argmax(allowed, axis=0)
+        boundaries[j] = limit
+    return boundaries
+
+
+def smooth_along_time(x: np.ndarray, size: int) -> np.ndarray:
+    """Mean over ``size`` neighbouring columns (last axis), edges repeated."""
+    if size <= 1:
+        return x
+    half = size // 2
+    padded = np.concatenate([np.repeat(x[..., :1], half, axis=-1), x, np.repeat(x[..., -1:], half, axis=-1)],
+                            axis=-1)
+    total = np.cumsum(padded, axis=-1, dtype=np.float32)
+    total = np.concatenate([np.zeros_like(total[..., :1]), total], axis=-1)
+    return (total[..., size:] - total[..., :-size]) / size
+
+
+def trace_borders(log_prob: np.ndarray) -> np.ndarray:
+    """The four LV borders per column from class log-probabilities.
+
+    Parameters
+    ----------
+    log_prob : (4, rows, width) for background, anterior wall, cavity, posterior wall,
+        or (2, rows, width) for background and cavity (the published one-class network).
+
+    Returns
+    -------
+    (4, width) float rows of the anterior epicardium, anterior endocardium, posterior
+    endocardium and posterior epicardium (the band [top, bottom) convention of
+    mmode.annotations); NaN where the network has no such border: the epicardia of a
+    one-class network, and every border of a column without cavity.
+    """
+    n_classes, rows, width = log_prob.shape
+    borders = np.full((4, width), np.nan)
+    half = TIME_SMOOTH_PX // 2
+    for a in range(0, width, CHUNK_COLUMNS):  # in chunks: the work arrays stay small
+        b = min(a + CHUNK_COLUMNS, width)
+        lo, hi = max(a - half, 0), min(b + half, width)
+        evidence = smooth_along_time(np.maximum(log_prob[:, :, lo:hi], MIN_LOG_PROB), TIME_SMOOTH_PX)
+        evidence = evidence[:, :, a - lo:a - lo + b - a]
+        if n_classes == 2:
+            filler = np.full_like(evidence[0], MIN_LOG_PROB)  # the class numbers of the runs index this stack
+            borders[1:3, a:b] = best_runs(np.stack([evidence[0], filler, evidence[1]]), CAVITY_RUNS)
+        else:
+            borders[:, a:b] = best_runs(evidence, FOUR_CLASS_RUNS)
+    borders = np.stack([median_filter(b, BORDER_MEDIAN_PX) if np.isfinite(b).all() else b for b in borders])
+    no_cavity = ~(borders[2] > borders[1])
+    borders[:, no_cavity] = np.nan
+    return borders
+
+
+def diameters_mm(borders: np.ndarray, mm_per_px: float) -> dict[str, np.ndarray]:
+    """Per column LVID, LVAW and LVPW (mm) from the four borders; NaN where a border is missing."""
+    return {
+        "lvid": (borders[2] - borders[1]) * mm_per_px,
+        "lvaw": (borders[1] - borders[0]) * mm_per_px,
+        "lvpw": (borders[3] - borders[2]) * mm_per_px,
+    }
+
+
+def label_image(borders: np.ndarray, rows: int) -> np.ndarray:
+    """Class per pixel (rows, width) uint8 drawn from the borders.
+
+    A missing epicardium draws no wall; a column without cavity draws nothing.
+    """
+    b = np.array(borders, dtype=np.float64)
+    b[0] = np.where(np.isnan(b[0]), b[1], b[0])
+    b[3] = np.where(np.isnan(b[3]), b[2], b[3])
+    return label_mask(np.nan_to_num(b, nan=-1.0), rows)

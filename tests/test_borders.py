@@ -1,0 +1,87 @@
+"""Borders traced from class probabilities: the runs of one cavity and two walls per column."""
+import numpy as np
+import pytest
+
+import phantom
+from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, label_mask
+from mmode.beats import lvid_mm
+from mmode.borders import best_runs, diameters_mm, label_image, trace_borders
+
+CERTAIN = 0.98  # probability of the true class in the synthetic network outputs
+
+
+def log_probs(labels: np.ndarray, n_classes: int = 4) -> np.ndarray:
+    """Confident class log-probabilities (n_classes, rows, width) from a label image."""
+    prob = np.full((n_classes, *labels.shape), (1 - CERTAIN) / (n_classes - 1), dtype=np.float32)
+    for cls in range(n_classes):
+        prob[cls][labels == cls] = CERTAIN
+    return np.log(prob)
+
+
+@pytest.fixture(scope="module")
+def truth():
+    ph = phantom.generate(phantom.PhantomConfig(seed=3, n_frames=8, bad_segments=()))
+    return ph, label_mask(ph.borders, ph.image.shape[0])
+
+
+def test_borders_of_perfect_probabilities_are_the_true_borders(truth):
+    ph, labels = truth
+    traced = trace_borders(log_probs(labels))
+    error = np.abs(traced - np.ceil(ph.borders))  # a band [top, bottom) starts at the first whole row >= top
+    assert np.median(error) == 0
+    assert np.percentile(error, 99) <= 2  # the running median trims the thinnest papillary spikes
+    sizes = diameters_mm(traced, ph.config.mm_per_px)
+    true_lvid = (np.ceil(ph.borders[2]) - np.ceil(ph.borders[1])) * ph.config.mm_per_px
+    true_lvaw = (np.ceil(ph.borders[1]) - np.ceil(ph.borders[0])) * ph.config.mm_per_px
+    assert np.median(np.abs(sizes["lvid"] - true_lvid)) < 1e-6
+    assert np.median(np.abs(sizes["lvaw"] - true_lvaw)) < 1e-6
+
+
+def test_islands_and_holes_do_not_change_the_diameter(truth):
+    ph, labels = truth
+    damaged = labels.copy()
+    columns = slice(100, 400)
+    top = int(np.ceil(ph.borders[0, 100:400].max()))
+    damaged[top + 2:top + 6, columns] = CAVITY  # an island of "cavity" inside the anterior wall
+    middle = int(np.mean(ph.borders[1:3, 100:400]))
+    damaged[middle - 3:middle + 3, columns] = POSTERIOR_WALL  # a hole of "wall" in the cavity
+    clean = trace_borders(log_probs(labels))
+    traced = trace_borders(log_probs(damaged))
+    np.testing.assert_array_equal(traced[1:3], clean[1:3])
+    # Counting pixels, as the original did, is thrown off by both.
+    counted = lvid_mm(damaged == CAVITY, 1.0)[columns]
+    assert np.all(counted != lvid_mm(labels == CAVITY, 1.0)[columns])
+
+
+def test_one_class_network_gives_endocardia_only(truth):
+    ph, labels = truth
+    cavity = (labels == CAVITY).astype(np.uint8)
+    traced = trace_borders(log_probs(cavity, 2))
+    assert np.isnan(traced[[0, 3]]).all()
+    assert np.median(np.abs(traced[1:3] - np.ceil(ph.borders[1:3]))) == 0
+
+
+def test_columns_without_cavity_have_no_borders():
+    labels = np.zeros((50, 10), dtype=np.uint8)
+    labels[10:20, :] = ANTERIOR_WALL
+    labels[20:30, :5] = CAVITY
+    labels[30:40, :] = POSTERIOR_WALL
+    traced = trace_borders(log_probs(labels))
+    assert np.isnan(traced[:, 6:]).all()
+    np.testing.assert_array_equal(traced[:, 1:3], [[10, 10], [20, 20], [30, 30], [40, 40]])
+    np.testing.assert_array_equal(label_image(traced, 50)[:, 1], labels[:, 1])
+
+
+def test_best_runs_is_the_exact_optimum():
+    """Against brute force over every ordered split of a short column."""
+    rng = np.random.default_rng(0)
+    log_prob = np.log(rng.dirichlet(np.ones(3), size=(7, 1))).transpose(2, 0, 1).astype(np.float32)
+    runs = (0, 1, 2, 0)
+    found = best_runs(log_prob, runs)[:, 0]
+
+    def score(bounds):
+        edges = [0, *bounds, 7]
+        return sum(log_prob[c, edges[k]:edges[k + 1], 0].sum() for k, c in enumerate(runs))
+
+    best = max(((a, b, c) for a in range(8) for b in range(a, 8) for c in range(b, 8)), key=score)
+    assert score(tuple(found)) == pytest.approx(score(best), abs=1e-5)
