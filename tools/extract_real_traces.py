@@ -73,6 +73,7 @@ BOX_TRANSMISSION = 0.25  # a box passes a quarter of what lies under it (line 35
 BOX_MARGIN_PX = {"above": 11, "below": 8, "left": 9, "right": 12}
 # --- filling the drawing's footprint -----------------------------------------------------
 FILL_SIGMAS_PX = (1.5, 3, 6, 12, 24)  # the largest sees across the biggest label box
+GAUSSIAN_TRUNCATE = 4.0  # scipy's default: the kernel reaches 4 sigma
 FILL_FULL_WEIGHT = 0.2  # Gaussian weight of valid pixels at which a scale is fully trusted
 TEXTURE_SIGMA_PX = 2  # speckle = pixel minus its local mean at this scale
 TEXTURE_SHIFTS_PX = (9, 15, 25, 40)  # lines are 4-8 px thick, label boxes up to 40 px
@@ -255,8 +256,8 @@ def check_traces(traces: np.ndarray) -> None:
 
 def _normalised_blur(values: np.ndarray, valid: np.ndarray, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian average of the valid pixels only, and the Gaussian weight of valid pixels there."""
-    weight = ndi.gaussian_filter(valid.astype(np.float32), sigma_px, mode="nearest")
-    total = ndi.gaussian_filter(np.where(valid, values, 0), sigma_px, mode="nearest")
+    weight = ndi.gaussian_filter(valid.astype(np.float32), sigma_px, mode="nearest", truncate=GAUSSIAN_TRUNCATE)
+    total = ndi.gaussian_filter(np.where(valid, values, 0), sigma_px, mode="nearest", truncate=GAUSSIAN_TRUNCATE)
     return total / np.maximum(weight, np.finfo(np.float32).tiny), weight
 
 
@@ -272,10 +273,10 @@ def _shifted(values: np.ndarray, rows: int, columns: int) -> np.ndarray:
 def inpaint(grey: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Fill holes with a smooth estimate plus speckle borrowed from just beyond the hole.
 
-    The smooth part is a normalised Gaussian interpolation, coarse to fine: each finer scale
-    replaces the coarser estimate in proportion to how much valid image it sees, so thin holes
-    take their surroundings within 1-2 px and the 30 x 40 px label boxes a wider average, without
-    seams between scales. A smooth band would show in the speckle, so each hole pixel also gets
+    The smooth part is a normalised Gaussian interpolation over several scales: each finer scale
+    takes a pixel in proportion to how much valid image it sees, so thin holes take their
+    surroundings within 1-2 px and the 30 x 40 px label boxes a wider average, without seams
+    between scales. A smooth band would show in the speckle, so each hole pixel also gets
     the fine texture (pixel minus its 2-px local mean) of the nearest valid pixel 9, 15, 25 or 40 px
     away along its row, or else along its column, clipped to speckle size so that bright edges
     are not copied as ghosts.
@@ -292,18 +293,29 @@ def inpaint(grey: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """
     values = grey.astype(np.float32)
     valid = ~hole
-    smooth = None
-    for sigma_px in sorted(FILL_SIGMAS_PX, reverse=True):
-        estimate, weight = _normalised_blur(values, valid, sigma_px)
-        confidence = np.clip(weight / FILL_FULL_WEIGHT, 0, 1)
-        smooth = estimate if smooth is None else confidence * estimate + (1 - confidence) * smooth
+    # Fine to coarse: each scale fills the share of a pixel that the finer ones left unfilled. Coarse scales
+    # are needed only near the label boxes, so each is computed on the bounding box of what is
+    # left, grown by the filter's reach (which leaves the result as on the whole image).
+    smooth = np.zeros(values.shape, dtype=np.float32)
+    unfilled = hole.astype(np.float32)  # share of each pixel not yet filled
+    for sigma_px in sorted(FILL_SIGMAS_PX):
+        rows, columns = np.flatnonzero(unfilled.any(axis=1)), np.flatnonzero(unfilled.any(axis=0))
+        if rows.size == 0:
+            break
+        reach = int(GAUSSIAN_TRUNCATE * sigma_px) + 1
+        region = (slice(max(rows[0] - reach, 0), rows[-1] + reach + 1),
+                  slice(max(columns[0] - reach, 0), columns[-1] + reach + 1))
+        estimate, weight = _normalised_blur(values[region], valid[region], sigma_px)
+        confidence = 1 if sigma_px == max(FILL_SIGMAS_PX) else np.clip(weight / FILL_FULL_WEIGHT, 0, 1)
+        smooth[region] += unfilled[region] * confidence * estimate
+        unfilled[region] *= 1 - confidence
 
     local_mean, _ = _normalised_blur(values, valid, TEXTURE_SIGMA_PX)
     speckle = np.where(valid, values - local_mean, np.nan)
     texture = np.full(values.shape, np.nan, dtype=np.float32)
     for distance_px in TEXTURE_SHIFTS_PX:
-        for rows, columns in ((0, distance_px), (0, -distance_px), (distance_px, 0), (-distance_px, 0)):
-            np.copyto(texture, _shifted(speckle, rows, columns), where=np.isnan(texture))
+        for row_shift, column_shift in ((0, distance_px), (0, -distance_px), (distance_px, 0), (-distance_px, 0)):
+            np.copyto(texture, _shifted(speckle, row_shift, column_shift), where=np.isnan(texture))
     limit = TEXTURE_LIMIT_FRACTION * smooth + TEXTURE_LIMIT_GREY
     texture = np.clip(np.nan_to_num(texture), -limit, limit)
 
