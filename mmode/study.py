@@ -120,9 +120,10 @@ def measured_parameters(per_mouse: pd.DataFrame) -> list[str]:
 
 def _groups(per_mouse: pd.DataFrame, column: str, sex: str) -> tuple[np.ndarray, np.ndarray]:
     """Values of ``column`` of the control and the mutant mice of one sex, without empty cells."""
-    of_sex = per_mouse[per_mouse["sex"] == sex]
-    return tuple(of_sex.loc[of_sex["genotype"] == genotype, column].dropna().to_numpy(dtype=float)
-                 for genotype in (CONTROL, MUTANT))
+    values = per_mouse[column].to_numpy(dtype=float)
+    chosen = (per_mouse["sex"] == sex).to_numpy() & ~np.isnan(values)
+    genotype = per_mouse["genotype"].to_numpy()
+    return values[chosen & (genotype == CONTROL)], values[chosen & (genotype == MUTANT)]
 
 
 def group_sizes(per_mouse: pd.DataFrame) -> pd.DataFrame:

@@ -74,6 +74,8 @@ def require_columns(table: pd.DataFrame, columns, path: Path) -> None:
 
 def numbers(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
     """The column as floats; empty cells are NaN, anything else that is not a number is an error."""
+    if pd.api.types.is_numeric_dtype(table[column]):
+        return table[column].astype(float)
     values = pd.to_numeric(table[column], errors="coerce")
     bad = values.isna() & table[column].notna() & (table[column].astype(str).str.strip() != "")
     if bad.any():
