@@ -29,6 +29,7 @@ from mmode.sidecar import Sidecar
 log = logging.getLogger("run4all")
 
 ERRORS_CSV = "errors.csv"
+STATISTICS_DIR = "statistics"  # --metadata: the study statistics, OUTPUT/statistics/
 DONE_FILE = "done.json"  # written into OUTPUT/<stem>/ once a file's rows are in the CSV
 DICOM_MAGIC_OFFSET = 128
 
@@ -197,11 +198,18 @@ def parse_args(argv=None):
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on a dask.distributed cluster, e.g. tcp://host:8786 "
                              "(needs the 'distributed' package)")
+    parser.add_argument("--metadata", type=Path, metavar="CSV",
+                        help="then compare the study's mice into OUTPUT/statistics/ (see analyse_study.py); "
+                             "one row per recording: file, mouse_id, sex, genotype, body_mass_g")
     args = parser.parse_args(argv)
     if args.mass is None and args.mass_table is None:
         parser.error("give -m/--mass, --mass-table, or both")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.metadata is not None and args.write != "all":
+        parser.error("--metadata needs -w all (the statistics use every good beat)")
+    if args.metadata is not None and not args.metadata.is_file():
+        parser.error(f"--metadata {args.metadata}: no such file")
     return args
 
 
@@ -237,10 +245,15 @@ def main(argv=None) -> int:
         if not args.scheduler and (args.workers == 1 or len(todo) <= 1):
             sidecars.append(Sidecar(graphs=False))
             sidecars.append(Sidecar(graphs=True) if args.graphs else sidecars[0])
-        return _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path)
+        code = _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path)
     finally:
         for sidecar in sidecars:
             sidecar.close()
+    if args.metadata is not None and code in (EXIT_OK, EXIT_SOME_FAILED):
+        from mmode.study_report import run_and_report  # pandas and statsmodels only for the statistics
+
+        code = max(code, run_and_report([csv_path], args.output / STATISTICS_DIR, args.metadata, debug=args.debug))
+    return code
 
 
 def _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path) -> int:
