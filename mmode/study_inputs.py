@@ -259,6 +259,13 @@ def _check_one_value_per_mouse(table: pd.DataFrame, columns, path: Path) -> None
                                         f"{counts.max()} different values")
 
 
+def _as_in_metadata(files: pd.Series, names: set[str]) -> pd.Series:
+    """Each recording's file name as the metadata spells it: the same name, or the one with the
+    same stem (metadata often leave out ".dcm"); unknown names unchanged."""
+    by_stem = {Path(name).stem: name for name in names}
+    return files.astype(str).map(lambda f: Path(f).name if Path(f).name in names else by_stem.get(Path(f).stem, f))
+
+
 def read_ours(csv_path: Path, metadata_path: Path, control: str | None = None) -> list[StudyLine]:
     """The lines of a run4all ``-w all`` CSV described by a metadata CSV (one row per recording)."""
     beats = read_table(csv_path, dtype={"file": str})
@@ -292,8 +299,7 @@ def read_ours(csv_path: Path, metadata_path: Path, control: str | None = None) -
 
     # A recording is matched by its file name, or by its stem when the metadata leaves out ".dcm".
     by_name = set(meta["file"])
-    stems = {Path(f).stem: f for f in by_name if Path(f).stem not in by_name}
-    beats["file"] = beats["file"].astype(str).map(lambda f: f if f in by_name else stems.get(Path(f).stem, f))
+    beats["file"] = _as_in_metadata(beats["file"], by_name)
     unknown = set(beats["file"]) - by_name
     if unknown:
         notes.append(f"recordings in {csv_path.name} without metadata, left out: {_listed(unknown)}")
@@ -313,7 +319,7 @@ def read_ours(csv_path: Path, metadata_path: Path, control: str | None = None) -
     if stats_path.exists() and stats_path != csv_path:
         stats = read_table(stats_path, dtype={"file": str})
         require_columns(stats, ["file", "good_fraction"], stats_path)
-        fraction = numbers(stats, "good_fraction", stats_path).set_axis(stats["file"].map(lambda f: Path(f).name))
+        fraction = numbers(stats, "good_fraction", stats_path).set_axis(_as_in_metadata(stats["file"], by_name))
         meta["good_columns_percent"] = PERCENT * meta["file"].map(fraction)
         quality = ["good_columns_percent"]
 
