@@ -20,8 +20,8 @@ def borders_path(dicom_path) -> Path:
 
 
 def read_borders(path) -> np.ndarray:
-    """Border traces, shape (4, width) float32 rows, in BORDER_COLUMNS order."""
-    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    """Border traces, shape (4, width) float32 rows, in BORDER_COLUMNS order; NaN where a cell is empty."""
+    data = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64, ndmin=2)
     return data[:, 1:5].T.astype(np.float32)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmode.annotations import cavity_mask
+
 
 def dice(pred, true) -> float:
     """Dice overlap of two binary masks (1.0 when both are empty)."""
@@ -25,3 +27,33 @@ def classification_metrics(predicted, true) -> dict:
         "f1": 2 * tp / max(2 * tp + fp + fn, 1),
         "n": int(len(true)),
     }
+
+
+def border_agreement(expert: np.ndarray, traced: np.ndarray, rows: int) -> dict:
+    """How well traced borders agree with an expert's, per column, in pixels.
+
+    Parameters
+    ----------
+    expert, traced : (4, width) rows of the anterior epicardium, anterior endocardium,
+        posterior endocardium and posterior epicardium; NaN where not traced.
+
+    Returns
+    -------
+    cavity Dice over the columns where the expert traced both endocardia, and for LVID,
+    LVAW and LVPW the median and 95th percentile of |traced - expert| (px) over the
+    columns the expert traced (a column where ours has no border counts as missing all
+    of it), with the number of columns compared.
+    """
+    expert, traced = np.asarray(expert, dtype=np.float64), np.asarray(traced, dtype=np.float64)
+    both = np.isfinite(expert[1]) & np.isfinite(expert[2])
+    ours = cavity_mask(np.nan_to_num(traced[:, both], nan=-1.0), rows)
+    out = {"cavity_dice": dice(ours, cavity_mask(expert[:, both], rows)), "columns": int(both.sum())}
+    for name, (top, bottom) in (("lvid", (1, 2)), ("lvaw", (0, 1)), ("lvpw", (2, 3))):
+        truth = expert[bottom] - expert[top]
+        found = traced[bottom] - traced[top]
+        error = np.abs(np.where(np.isnan(found), 0.0, found) - truth)  # a border not found misses all of it
+        error = error[np.isfinite(truth)]
+        out[name] = {"median_px": float(np.median(error)) if error.size else float("nan"),
+                     "p95_px": float(np.percentile(error, 95)) if error.size else float("nan"),
+                     "columns": int(error.size)}
+    return out

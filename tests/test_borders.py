@@ -3,19 +3,10 @@ import numpy as np
 import pytest
 
 import phantom
+from helpers import log_probs
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, label_mask
 from mmode.beats import lvid_mm
 from mmode.borders import best_runs, diameters_mm, label_image, trace_borders
-
-CERTAIN = 0.98  # probability of the true class in the synthetic network outputs
-
-
-def log_probs(labels: np.ndarray, n_classes: int = 4) -> np.ndarray:
-    """Confident class log-probabilities (n_classes, rows, width) from a label image."""
-    prob = np.full((n_classes, *labels.shape), (1 - CERTAIN) / (n_classes - 1), dtype=np.float32)
-    for cls in range(n_classes):
-        prob[cls][labels == cls] = CERTAIN
-    return np.log(prob)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import end2end_framework
@@ -107,6 +108,13 @@ def test_stats_summarise_good_beats(small, tmp_path):
     assert float(stats["max_diastole"]) == pytest.approx(values[-1], abs=1e-4)
     assert float(stats["min_diastole"]) == pytest.approx(values[0], abs=1e-4)
     assert int(stats["n_good_beats"]) == len(beats)
+    walls = [float(r["LVAW;d"]) for r in beats]  # the shipped segmenter finds the walls
+    assert float(stats["median_LVAW;d"]) == pytest.approx(np.median(walls), abs=1e-3)
+    for row in beats:
+        mass = 1.053 * ((float(row["lvid;d"]) + float(row["LVAW;d"]) + float(row["LVPW;d"])) ** 3
+                        - float(row["lvid;d"]) ** 3)
+        assert float(row["LV Mass AW"]) == pytest.approx(mass, abs=0.05)
+        assert float(row["LV Mass AW (Corrected)"]) == pytest.approx(0.8 * float(row["LV Mass AW"]), abs=0.002)
 
 
 @pytest.mark.parametrize("mass", ["abc", "0", "-5", "500"])

@@ -8,13 +8,17 @@ from mmode.analysis import analyse
 from mmode.results import all_rows
 from quality_classification.predict import load_checkpoint as load_quality
 
-# Seeds 7000+ are neither training (1000-1119) nor held-out network test seeds (5000-5019).
+# Seeds 7000+ are neither training (1000-1139) nor the networks' test seeds (5000-5111). The
+# held-out family was never trained on: its figures are the ones that count.
+HELD_OUT = phantom.HELD_OUT_FAMILY
 CASES = [
-    dict(seed=7000, bad_segments=(("probe_slip", 1.2, 0.8),)),
-    dict(seed=7001, bad_segments=(("gain_jump", 0.6, 0.6), ("motion_burst", 2.6, 0.7))),
-    dict(seed=7002, bad_segments=(), jpeg=True),
-    dict(seed=7003, bad_segments=(("motion_burst", 1.5, 0.9),), heart_rate_bpm=520),
-    dict(seed=7004, bad_segments=(("probe_slip", 0.3, 0.6),), photometric="MONOCHROME2", heart_rate_bpm=800),
+    dict(seed=7000, bad_segments=(("probe_slip", 1.2, 0.8),), family="streaks"),
+    dict(seed=7001, bad_segments=(("gain_jump", 0.6, 0.6), ("motion_burst", 2.6, 0.7)), family="mottled"),
+    dict(seed=7002, bad_segments=(("clutter", 2.0, 0.7),), jpeg=True, family="fibres"),
+    dict(seed=7003, bad_segments=(("probe_off", 0.0, 0.6),), family=HELD_OUT, heart_rate_bpm=520),
+    dict(seed=7004, bad_segments=(("dropout", 1.5, 0.8),), photometric="MONOCHROME2", family=HELD_OUT,
+         heart_rate_bpm=780),
+    dict(seed=7005, bad_segments=(("probe_off", 2.2, 0.8),), family=HELD_OUT),
 ]
 MASS_G = 25
 
@@ -45,24 +49,29 @@ def _matches(ph, analysis):
     return pairs
 
 
-def test_measurements_match_ground_truth(analyses):
-    hr, lvid_d, lvid_s = [], [], []
+@pytest.mark.parametrize("held_out", [True, False], ids=["held-out family", "training families"])
+def test_measurements_match_ground_truth(analyses, held_out):
+    errors = {key: [] for key in ("heart_rate_bpm", "lvid_d_mm", "lvid_s_mm", "lvaw_d_mm", "lvaw_s_mm",
+                                  "lvpw_d_mm", "lvpw_s_mm")}
     for ph, analysis in analyses:
+        if (ph.config.family == HELD_OUT) != held_out:
+            continue
         for truth, beat in _matches(ph, analysis):
             if beat is not None:
-                hr.append(abs(beat.heart_rate_bpm / truth["heart_rate_bpm"] - 1))
-                lvid_d.append(abs(beat.lvid_d_mm - truth["lvid_d_mm"]))
-                lvid_s.append(abs(beat.lvid_s_mm - truth["lvid_s_mm"]))
-    assert len(hr) > 100
-    assert np.median(hr) <= 0.02
-    assert np.median(lvid_d) <= 0.10
-    assert np.median(lvid_s) <= 0.10
+                for key, values in errors.items():
+                    values.append(abs(getattr(beat, key) - truth[key]))
+    assert len(errors["lvid_d_mm"]) > 60
+    hr = np.array(errors.pop("heart_rate_bpm"))
+    assert np.median(hr / np.array([t["heart_rate_bpm"] for ph, a in analyses for t, b in _matches(ph, a)
+                                    if b is not None and (ph.config.family == HELD_OUT) == held_out])) <= 0.01
+    for key, values in errors.items():
+        assert np.median(values) <= 0.05, key
 
 
-def test_at_least_90_percent_of_good_beats_reported(analyses):
+def test_at_least_95_percent_of_good_beats_reported(analyses):
     pairs = [pair for ph, analysis in analyses for pair in _matches(ph, analysis)]
     found = sum(beat is not None for _, beat in pairs)
-    assert found >= 0.9 * len(pairs)
+    assert found >= 0.95 * len(pairs)
 
 
 def test_no_reported_beat_inside_a_bad_interval(analyses):

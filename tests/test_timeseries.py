@@ -38,6 +38,30 @@ def test_beats_from_the_true_mask(write_phantom):
             assert rate == pytest.approx(truth[ed]["heart_rate_bpm"], rel=0.005)
 
 
+def test_walls_and_mass_from_the_true_borders(write_phantom):
+    from mmode.annotations import label_mask
+    from helpers import log_probs
+
+    path, ph, _ = write_phantom(seed=41)
+    card = timeseries.EchoCard(path)
+    borders = timeseries.get_borders(log_probs(label_mask(ph.borders, card.image.shape[0])))
+    lvid, lvaw, lvpw = timeseries.get_wall_thickness(borders, card.len_res)
+    walls = timeseries.get_walls(lvid, lvaw, lvpw, card.time_res)
+    ed_index, lvid_d, _ = timeseries.get_diastoles(lvid, card.time_res)
+    assert len(walls["LVAW;d"]) == len(ed_index) > 5
+    truth = {b["ed_index"]: b for b in ph.beats}
+    matched = 0
+    for k, ed in enumerate(ed_index):
+        if ed in truth:
+            matched += 1
+            assert walls["LVAW;d"][k] == pytest.approx(truth[ed]["lvaw_d_mm"], abs=card.len_res)
+            assert walls["LVPW;d"][k] == pytest.approx(truth[ed]["lvpw_d_mm"], abs=card.len_res)
+            assert walls["LV Mass AW"][k] == pytest.approx(truth[ed]["lv_mass_mg"], rel=0.03)
+    assert matched > 5
+    mass, corrected = timeseries.compute_lv_mass(3.5, 0.8, 0.9)
+    assert mass == pytest.approx(1.053 * (5.2 ** 3 - 3.5 ** 3)) and corrected == pytest.approx(0.8 * mass)
+
+
 @pytest.mark.parametrize("mass, side", [(10, 308), (15, 369), (24.9, 369), (25, 462), (40, 554), (45, 616), (80, 616)])
 def test_weight_to_size_follows_the_original_table(mass, side):
     assert timeseries.weight_to_size(mass, 616) == side

@@ -3,8 +3,7 @@
 #   bash tools/train_shipped.sh [WORK_DIR]      (default: data/, ignored by git)
 # Training seeds 1000-1139 (110 RGB + 30 JPEG phantoms of 20 frames, rendering families drawn from
 # phantom.TRAINING_FAMILIES). Held-out test seeds 5000-5011 (training families) and 5100-5111
-# (phantom.HELD_OUT_FAMILY, never trained on). About 60 minutes on 2 CPU cores (both networks train
-# side by side, one thread each).
+# (phantom.HELD_OUT_FAMILY, never trained on). About 60 minutes on 2 CPU cores.
 set -euo pipefail
 work=${1:-data}
 py=${PYTHON:-python}
@@ -27,11 +26,11 @@ if [ ! -d "$work/seg_heldout" ]; then
   build test_heldout heldout
 fi
 mkdir -p runs
-"$py" -m heart_segmentation.train -d "$work/seg_train" -e 9 -b 16 -p 128 --width 256 --filters 16 -l 0.003 --seed 1 \
-  --threads 1 -o runs/seg > runs/seg.log 2>&1 &
-"$py" -m quality_classification.train -d "$work/quality_train" -t npy -e 5 -b 16 -p 128 --seed 1 \
-  --threads 1 -o runs/quality > runs/quality.log 2>&1 &
-wait
+# One after the other, each on both cores: the segmenter first.
+"$py" -m heart_segmentation.train -d "$work/seg_train" -e 6 -b 8 -p 128 --width 256 --filters 16 -l 0.002 --seed 1 \
+  --threads 2 -o runs/seg > runs/seg.log 2>&1
+"$py" -m quality_classification.train -d "$work/quality_train" -t npy -e 3 -b 16 -p 128 --seed 1 \
+  --threads 2 -o runs/quality > runs/quality.log 2>&1
 cp runs/seg/heart-seg-net.pt heart_segmentation/checkpoints/heart-seg-net.pt
 cp runs/quality/quality-clas-net.pt quality_classification/checkpoints/quality-clas-net.pt
 for split in test heldout; do

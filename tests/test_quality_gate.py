@@ -1,0 +1,48 @@
+"""Quality gating beside the network: echo-free stretches are bad whatever the classifier says."""
+import numpy as np
+import pytest
+
+import phantom
+from heart_segmentation.predict import load_checkpoint as load_seg
+from mmode.analysis import analyse, echo_free
+from quality_classification import predict as quality_predict
+
+
+def test_echo_free_windows():
+    rng = np.random.default_rng(0)
+    noise = rng.rayleigh(4.0, size=(3, 300, 300))  # probe off the chest: electronic noise only
+    heart = phantom.generate(phantom.PhantomConfig(seed=5, n_frames=4, bad_segments=())).image
+    windows = [heart[:300, k * 300:(k + 1) * 300].astype(np.float32) for k in range(3)]
+    assert not echo_free(windows).any()
+    assert echo_free(list(noise)).all()
+    # Among good windows, one much emptier than the recording's typical window is echo-free too.
+    dim = windows[0] * 0.1
+    np.testing.assert_array_equal(echo_free([*windows, dim]), [False, False, False, True])
+
+
+def test_probe_off_stretch_never_passes_as_good(monkeypatch, tmp_path):
+    ph = phantom.generate(phantom.PhantomConfig(seed=7300, n_frames=14, family="mottled",
+                                                bad_segments=(("probe_off", 0.0, 0.7),)))
+    path = phantom.write(ph, tmp_path / "rec.dcm")
+    # A classifier that calls everything good, as the published one did on a real probe-off stretch.
+    monkeypatch.setattr(quality_predict, "classify_windows", lambda net, windows, device="cpu": np.ones(len(windows)))
+    analysis = analyse(path, 25, load_seg(), None)
+    dt = analysis.seconds_per_px
+    assert not analysis.good_columns()[:int(0.6 / dt)].any()
+    assert analysis.good_columns()[int(1.5 / dt):].all()
+    assert analysis.good_beats
+    for beat in analysis.good_beats:
+        assert beat.ed_time_s > 0.7 and beat.es_time_s > 0.7
+
+
+@pytest.mark.parametrize("name", ["good_quality_window.png"])
+def test_real_good_window_is_good(name):
+    """The real 350 x 350 window of good quality (tests/data/real) is called good by the shipped classifier."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    window = np.asarray(Image.open(Path(__file__).parent / "data" / "real" / name).convert("L"), dtype=np.float32)
+    score = quality_predict.classify_windows(quality_predict.load_checkpoint(), [window])[0]
+    assert score >= 0.5
+    assert not echo_free([window])[0]
