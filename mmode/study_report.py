@@ -79,7 +79,7 @@ def _panels(n: int, title: str, panel_size=(3.3, 2.8)):
         ax.remove()
     for ax in axes[:n]:
         ax.tick_params(labelsize=8)
-        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.yaxis.set_major_locator(MaxNLocator(4))  # ticks are most of a panel's drawing time
     return fig, axes[:n]
 
 
@@ -283,7 +283,7 @@ def _cell(value, column: str) -> str:
 def html_table(table: pd.DataFrame, index: bool = False) -> str:
     """A plain HTML table; p-values below 0.05 highlighted, empty cells for what was not computed."""
     if index:
-        table = table.reset_index()
+        table = table.rename_axis(table.index.name or "").reset_index()
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(_cell(v, c) for c, v in zip(table.columns, row)) + "</tr>\n"
                    for row in table.itertuples(index=False))
@@ -321,7 +321,7 @@ def line_section(result: LineResult, figures: dict[str, Path]) -> str:
 def write_report(results: list[LineResult], figures: dict[str, dict[str, Path]], overview_png: Path | None,
                  path: Path, settings: dict[str, str]) -> Path:
     """One self-contained HTML page: settings, overview, then every line's tables and plots."""
-    summary = pd.DataFrame([{"line": r.name, **{f"{s} {g}": int(((r.per_mouse["sex"] == s)
+    summary = pd.DataFrame([{"line": r.name, **{f"{s} {g} mice": int(((r.per_mouse["sex"] == s)
                                                                  & (r.per_mouse["genotype"] == g)).sum())
                                                 for s, g in GROUPS},
                              "beats": int(r.per_mouse["n_beats"].sum()), "notes": len(r.notes)} for r in results])
@@ -363,16 +363,19 @@ def run_study(paths: list[Path], out_dir: Path, metadata: Path | None = None, co
     """
     pool = _drawing_pool(workers) if plots else None
     try:
-        lines = load_lines(paths, metadata, control)
-        results = [analyse_line(line, aggregate) for line in lines]
+        lines = load_lines(paths, metadata, control)  # every input checked before anything is written
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(out_dir, f"cannot create output folder ({exc.strerror})") from None
-        folders = {r.name: out_dir / folder_name(r.name) for r in results}
-        for result in results:
-            write_tables(result, folders[result.name])
-        drawn = {r.name: pool.submit(draw_line, r, folders[r.name]) for r in results} if pool else {}
+        results, folders, drawn = [], {}, {}
+        for line in lines:  # a line's plots are drawn while the next one is analysed
+            result = analyse_line(line, aggregate)
+            results.append(result)
+            folders[line.name] = out_dir / folder_name(line.name)
+            write_tables(result, folders[line.name])
+            if pool is not None:
+                drawn[line.name] = pool.submit(draw_line, result, folders[line.name])
         overview = overview_table(results)
         overview.to_csv(out_dir / "overview.csv", index=False)
         overview_png = plot_overview(overview, out_dir / "p_value_overview.png") if plots and len(overview) else None
