@@ -278,10 +278,12 @@ def analyse_line(line: StudyLine, aggregate: str = "mean") -> LineResult:
     notes = list(line.notes)
     genotypes = set(per_mouse["genotype"])
     sexes = set(per_mouse["sex"])
-    if len(genotypes) < 2:
-        notes.append(f"only {', '.join(sorted(genotypes)) or 'no'} mice: no comparison of genotypes")
-    if len(sexes) < 2:
-        notes.append(f"mice of sex {', '.join(sorted(sexes)) or 'none'} only")
+    if not len(per_mouse):
+        notes.append("no mice: nothing to compare")
+    elif len(genotypes) < 2:
+        notes.append(f"only {genotypes.pop()} mice: no comparison of genotypes")
+    if len(sexes) == 1:
+        notes.append(f"mice of sex {sexes.pop()} only")
     parameters = measured_parameters(per_mouse)
     tests, test_notes = mann_whitney_tests(per_mouse, parameters)
     models, model_notes = genotype_models(per_mouse, parameters)

@@ -38,7 +38,7 @@ CONTROL_LABELS = ("control", "wt", "wildtype", "wild type", "wild-type", "+/+")
 SEX_LABELS = {"f": "f", "female": "f", "w": "f", "m": "m", "male": "m"}
 METADATA_COLUMNS = ["file", "mouse_id", "sex", "genotype", "body_mass_g"]
 OUR_BEAT_COLUMNS = ["file", "lvid;d", "lvid;s"]
-MM_PER_ML = 1000.0  # uL per mL: CO = SV (uL) * HR (1/min) / 1000
+UL_PER_ML = 1000.0  # CO (mL/min) = SV (uL) * HR (1/min) / 1000
 PERCENT = 100.0
 # Echo2Pheno's columns -> ours.
 E2P_BEATS = {"LVIDd_auto": "lvid;d", "LVIDs_auto": "lvid;s", "heart_rate_auto": "heart rate",
@@ -152,7 +152,7 @@ def derive_beat_parameters(beats: pd.DataFrame) -> pd.DataFrame:
         if column not in beats:
             beats[column] = value()
     if "co" not in beats and "heart rate" in beats:
-        beats["co"] = beats["sv"] * beats["heart rate"] / MM_PER_ML
+        beats["co"] = beats["sv"] * beats["heart rate"] / UL_PER_ML
     return beats
 
 
@@ -171,7 +171,7 @@ def echo2pheno_kind(path: Path) -> str | None:
     return "merged" if name.endswith(MERGED_SUFFIX) else "labeled" if name.endswith(LABELED_SUFFIX) else None
 
 
-def _image_quality(path: Path, notes: list[str]) -> pd.Series | None:
+def _image_quality(path: Path) -> pd.Series | None:
     """Per mouse, the mean good-quality percent of its recordings from <LINE>_image_quality_per_file.csv."""
     if not path.exists():
         return None
@@ -230,7 +230,7 @@ def read_echo2pheno(path: Path, control: str | None = None) -> StudyLine:
     mice = _mouse_table(raw_mice, control, mice_path, name, notes)
     if "good_beats_percent" in raw_mice:
         mice["good_beats_percent"] = raw_mice["good_beats_percent"]
-    quality = _image_quality(path.with_name(name + IMAGE_QUALITY_SUFFIX), notes)
+    quality = _image_quality(path.with_name(name + IMAGE_QUALITY_SUFFIX))
     if quality is not None:
         mice["good_columns_percent"] = quality
     beats = beats[kept]
@@ -274,6 +274,9 @@ def read_ours(csv_path: Path, metadata_path: Path, control: str | None = None) -
         beats[column] = numbers(beats, column, csv_path)
     meta = read_table(metadata_path, dtype=str)
     require_columns(meta, METADATA_COLUMNS, metadata_path)
+    for column in meta:
+        meta[column] = meta[column].str.strip()
+    meta = meta.mask(meta == "")  # a cell of blanks is an empty cell
     notes: list[str] = []
     manual = [c for c in meta if c.endswith(MANUAL)]
     for column in manual:
@@ -285,12 +288,11 @@ def read_ours(csv_path: Path, metadata_path: Path, control: str | None = None) -
     if ignored:
         notes.append(f"columns of {metadata_path.name} not used: {', '.join(ignored)}")
     for column in ("file", "mouse_id"):
-        meta[column] = meta[column].str.strip()
         if meta[column].isna().any():
             raise StudyInputError(metadata_path, f"column {column!r}: empty in data row "
                                                  f"{int(np.flatnonzero(meta[column].isna().to_numpy())[0]) + 1}")
     meta["body_mass_g"] = numbers(meta, "body_mass_g", metadata_path)
-    meta["line"] = meta["line"].str.strip().fillna(DEFAULT_LINE) if "line" in meta else DEFAULT_LINE
+    meta["line"] = meta["line"].fillna(DEFAULT_LINE) if "line" in meta else DEFAULT_LINE
     meta["file"] = [Path(f).name for f in meta["file"]]
     twice = meta["file"][meta["file"].duplicated()]
     if len(twice):

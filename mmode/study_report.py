@@ -97,7 +97,8 @@ def _boxes(stats: list[dict], positions: list[int], colours: list[str], half_wid
         cap = half_width / 2
         outline = [[(left, st["q1"]), (right, st["q1"]), (right, st["q3"]), (left, st["q3"]), (left, st["q1"])],
                    [(x, st["q1"]), (x, st["whislo"])], [(x, st["q3"]), (x, st["whishi"])],
-                   [(x - cap, st["whislo"]), (x + cap, st["whislo"])], [(x - cap, st["whishi"]), (x + cap, st["whishi"])]]
+                   [(x - cap, st["whislo"]), (x + cap, st["whislo"])],
+                   [(x - cap, st["whishi"]), (x + cap, st["whishi"])]]
         segments += outline + [[(left, st["med"]), (right, st["med"])]]
         segment_colours += [colour] * len(outline) + ["black"]
     return LineCollection(segments, colors=segment_colours, linewidths=1)
@@ -131,11 +132,13 @@ def _box_panel(ax, per_mouse: pd.DataFrame, column: str, p_of_sex: dict[str, flo
     ax.set_title(label(column) if column.removesuffix(MANUAL) in PARAMETERS else column, fontsize=9, pad=11)
 
 
-def plot_boxes(per_mouse: pd.DataFrame, tests: pd.DataFrame, path: Path, title: str) -> Path:
+def plot_boxes(per_mouse: pd.DataFrame, tests: pd.DataFrame, path: Path, title: str) -> Path | None:
     """Per parameter (automatic, then manual) a box per sex and genotype with the mice as points;
     the Mann-Whitney p of each sex above its pair of boxes."""
     columns = [p for p in PARAMETERS if p in per_mouse and per_mouse[p].notna().any()]
     columns += [p + MANUAL for p in PARAMETERS if p + MANUAL in per_mouse and per_mouse[p + MANUAL].notna().any()]
+    if not columns:
+        return None
     p_of = {(t.parameter + VALUE_KINDS[t.values], t.sex): t.p for t in tests.itertuples()}
     fig, axes = _panels(len(columns), title)
     for ax, column in zip(axes, columns):
@@ -171,9 +174,11 @@ def plot_bland_altman(per_mouse: pd.DataFrame, agreement: pd.DataFrame, path: Pa
     return _save(fig, path)
 
 
-def plot_quality(per_mouse: pd.DataFrame, path: Path, title: str) -> Path:
+def plot_quality(per_mouse: pd.DataFrame, path: Path, title: str) -> Path | None:
     """Every image-quality measure the input has, a point per mouse, by sex and genotype."""
     measures = [m for m in QUALITY_MEASURES if m in per_mouse and per_mouse[m].notna().any()]
+    if not measures:
+        return None
     fig, axes = _panels(len(measures), title)
     for ax, measure in zip(axes, measures):
         _box_panel(ax, per_mouse, measure, {})

@@ -306,6 +306,15 @@ def test_a_line_with_one_sex_and_one_genotype_is_noted_not_fatal(own_study, tmp_
     assert "no comparison of genotypes" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_a_line_whose_mice_all_lack_a_sex(own_study, tmp_path):
+    csv_path, meta_path = own_study
+    edit_metadata(meta_path, lambda m: m.assign(sex=m["sex"].where(m["line"] == "lineA")))
+    assert analyse_study.main([str(csv_path), "--metadata", str(meta_path), "-o", str(tmp_path / "out")]) == 0
+    notes = (tmp_path / "out" / "lineB" / "notes.txt").read_text()
+    assert "mice without sex or genotype in meta.csv, left out" in notes and "no mice" in notes
+    assert pd.read_csv(tmp_path / "out" / "lineB" / "p_values.csv", index_col=0).isna().all().all()
+
+
 # --- bad input: one line naming the file and the column, exit 2 ----------------------------------
 
 def edit_metadata(meta_path, change):
@@ -328,7 +337,8 @@ def set_cell(row, column, value):
     (set_cell(2, "sex", "x"), r"meta\.csv: column 'sex': 'x' is neither f nor m"),
     (lambda m: m.rename(columns={"lvid;d manual": "lvidd manual"}),
      r"meta\.csv: column 'lvidd manual': 'lvidd' is not a parameter"),
-    (lambda m: m.replace({"wt": "ctrl"}), r"meta\.csv: column 'genotype' of line lineA: which of ctrl, het is the control\? .*--control"),
+    (lambda m: m.replace({"wt": "ctrl"}),
+     r"meta\.csv: column 'genotype' of line lineA: which of ctrl, het is the control\? .*--control"),
     (set_cell(1, "sex", "m"), r"meta\.csv: column 'sex': mouse lineA-0 has 2 different"),
 ])
 def test_bad_metadata(own_study, tmp_path, capsys, change, message):
