@@ -72,15 +72,15 @@ def _panels(n: int, title: str, panel_size=(3.3, 2.8)):
     height = panel_size[1] * rows + 0.5
     fig = Figure(figsize=(panel_size[0] * columns, height))
     fig.subplots_adjust(left=0.25 / columns + 0.03, right=0.98, bottom=0.5 / height, top=1 - 0.75 / height,
-                        wspace=0.3, hspace=0.5)
+                        wspace=0.3, hspace=0.55)
     fig.suptitle(title, fontsize=11)
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[n:]:
-        ax.remove()
-    for ax in axes[:n]:
+    grid = fig.add_gridspec(rows, columns)
+    axes = [fig.add_subplot(grid[i // columns, i % columns]) for i in range(n)]
+    for ax in axes:
         ax.tick_params(labelsize=8)
         ax.yaxis.set_major_locator(MaxNLocator(4))  # ticks are most of a panel's drawing time
-    return fig, axes[:n]
+        ax.spines[["top", "right"]].set_visible(False)
+    return fig, axes
 
 
 def _save(fig: Figure, path: Path) -> Path:

@@ -73,6 +73,17 @@ def test_report_is_one_self_contained_page(study_run):
 
 
 @needs_study
+def test_two_drawing_processes_give_the_same_report(study_run, tmp_path):
+    lines = [STUDY_DIR / "Echs1", STUDY_DIR / "Ergic2"]
+    assert analyse_study.main([*map(str, lines), "-o", str(tmp_path), "--workers", "2"]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 1 + 3 * 2
+    for line in ("Echs1", "Ergic2"):
+        for name in ("p_values.csv", "models.csv", "agreement.csv"):
+            assert (tmp_path / line / name).read_bytes() == (study_run / line / name).read_bytes()
+
+
+@needs_study
 @pytest.mark.parametrize("line", LINES)
 def test_output_labeled_gives_the_merged_per_mouse_table(line):
     merged = per_mouse_table(read_echo2pheno(merged_file(line)))
