@@ -246,11 +246,11 @@ def generate(cfg: PhantomConfig) -> Phantom:
     hr = _draw(rng, cfg.heart_rate_bpm, 450, 800)
     lvid_d = _draw(rng, cfg.lvid_d_mm, 2.6, 4.5)
     lvid_s = _draw(rng, cfg.lvid_s_mm, max(1.1, lvid_d - 2.4), lvid_d - 0.9)
-    wall = _draw(rng, cfg.wall_mm, 0.6, 1.4)
+    wall = _draw(rng, cfg.wall_mm, 0.6, 1.9)
     # Parasternal view from the probe down: chest wall, right ventricle (free wall and cavity,
     # sometimes out of view), then the septum, which is the LV's anterior wall.
-    chest_mm, rv_wall_mm = rng.uniform(0.25, 0.9), rng.uniform(0.12, 0.35)
-    rv_cavity_mm = 0.0 if rng.random() < 0.2 else rng.uniform(0.15, 1.0)
+    chest_mm, rv_wall_mm = rng.uniform(0.15, 0.9), rng.uniform(0.12, 0.35)
+    rv_cavity_mm = 0.0 if rng.random() < 0.35 else rng.uniform(0.15, 1.0)
     depth = _draw(rng, cfg.heart_depth_mm, chest_mm + rv_wall_mm + rv_cavity_mm,
                   chest_mm + rv_wall_mm + rv_cavity_mm)
     settings = {
@@ -271,6 +271,7 @@ def generate(cfg: PhantomConfig) -> Phantom:
         "specular": rng.uniform(0.0, 1.0),  # endocardial specular lines
         "broken": rng.uniform(0.2, 0.8),  # fraction of time the specular lines are missing
         "chordae": rng.uniform(0.0, 1.0),
+        "wall_core": rng.uniform(0.0, 0.95),  # how much darker the middle of a wall is than its edges
     }
     if cfg.mm_per_px is None:  # scanner depth setting: the whole heart fits
         needed = depth + 1.8 * wall + 1.1 * lvid_d + 1.7 * settings["posterior_wall_mm"] + 0.5
@@ -375,6 +376,12 @@ def _band(r, top, bottom):
     return np.clip(r - top + 0.5, 0, 1) * np.clip(bottom - r + 0.5, 0, 1)
 
 
+def _core(r, top, bottom, darkness):
+    """Echo strength across a wall: 1 at its borders, 1 - ``darkness`` in its middle."""
+    u = np.clip((r - top) / np.maximum(bottom - top, 1.0), 0, 1)
+    return 1 - darkness * np.abs(np.sin(np.pi * u)) ** 0.7
+
+
 def _line(r, centre, width_px):
     return np.exp(-0.5 * ((r - centre) / width_px) ** 2)
 
@@ -420,8 +427,10 @@ def _render(rng, cfg, settings, borders, rv, beats, segments) -> np.ndarray:
     myo = settings["wall_brightness"]
     aw_px, pw_px = settings["wall_mm"] * px, settings["posterior_wall_mm"] * px
     amp = np.zeros((rows, width), dtype=np.float32)
-    amp += _band(r, ant_epi, ant_endo) * myo * follow(ant_epi, ant_endo, aw_px, 20)
-    amp += _band(r, post_endo, post_epi) * myo * 1.2 * follow(post_endo, post_epi, pw_px, 120)
+    core = settings["wall_core"]
+    amp += _band(r, ant_epi, ant_endo) * myo * follow(ant_epi, ant_endo, aw_px, 20) * _core(r, ant_epi, ant_endo, core)
+    amp += (_band(r, post_endo, post_epi) * myo * 1.2 * follow(post_endo, post_epi, pw_px, 120)
+            * _core(r, post_endo, post_epi, core))
     # Chest wall: skin and muscle layers that barely move; RV free wall; blood in both cavities.
     chest = np.clip(rv_wall_top - r + 0.5, 0, 1)
     layers = np.full((rows, 1), 0.4, dtype=np.float32)

@@ -65,7 +65,8 @@ def run_epoch(net, loader, optimizer=None, device="cpu") -> dict:
     n = 0
     with torch.set_grad_enabled(optimizer is not None):
         for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
-            images, labels = images.to(device), labels.to(device)
+            # Channels-last: oneDNN's convolutions run about a third faster, as at inference.
+            images, labels = images.to(device, memory_format=torch.channels_last), labels.to(device)
             loss, pred, cavity_prob = loss_and_prediction(net(images), labels)
             if optimizer is not None:
                 optimizer.zero_grad()
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
         if "optimizer" in checkpoint:
             optimizer.load_state_dict(checkpoint["optimizer"])
         start_epoch = checkpoint.get("epoch", 0) + 1
-    net.to(device)
+    net.to(device, memory_format=torch.channels_last)
 
     from mmode.augment import segmentation_transform
 
