@@ -24,10 +24,10 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.cbook import boxplot_stats  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.cbook import boxplot_stats  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -47,7 +47,6 @@ GROUPS = [(sex, genotype) for sex in SEXES for genotype in (CONTROL, MUTANT)]  #
 PANELS_PER_ROW = 4
 SIGNIFICANT = 0.05
 P_COLOUR_RANGE = (1e-4, 1.0)
-LINE_FILES = ("p_values.csv", "tests.csv", "models.csv", "agreement.csv", "per_mouse.csv", "number_of_mice.csv")
 QUALITY_MEASURES = {"good_columns_percent": "good-quality share of the recordings (%)",
                     "good_beats_percent": "beats kept of all beats (%)", "n_beats": "beats kept per mouse"}
 LEGEND = [Line2D([], [], linestyle="", marker=MARKERS[sex], color=COLOURS[genotype], label=f"{sex} {genotype}")
@@ -206,7 +205,12 @@ def plot_overview(overview: pd.DataFrame, path: Path) -> Path:
               ("genotype effect q, adjusted for body mass and sex", "body-mass model q",
                [(p, "both") for p in parameters])]
     widths = [len(columns) for _, _, columns in panels]
-    fig = Figure(figsize=(0.42 * sum(widths) + 3.5, 0.42 * len(lines) + 2.6), layout="constrained")
+    cell_in, left_in, bottom_in, top_in, gap_in, bar_in = 0.42, 0.9, 1.0, 0.4, 0.9, 1.3
+    height_in = cell_in * max(len(lines), 4)  # room for the colour bar's label with one line
+    size = (left_in + cell_in * sum(widths) + gap_in + bar_in, bottom_in + height_in + top_in)
+    fig = Figure(figsize=size)
+    fig.subplots_adjust(left=left_in / size[0], right=1 - bar_in / size[0], bottom=bottom_in / size[1],
+                        top=1 - top_in / size[1], wspace=gap_in / (cell_in * sum(widths) / 2))
     axes = fig.subplots(1, 2, width_ratios=widths)
     norm = LogNorm(*P_COLOUR_RANGE)
     for ax, (title, test, columns) in zip(axes, panels):
@@ -221,13 +225,16 @@ def plot_overview(overview: pd.DataFrame, path: Path) -> Path:
         for (i, j), p in np.ndenumerate(grid):
             if not np.isnan(p):
                 ax.text(j, i, f"{p:.2f}" if p >= 0.01 else f"{p:.0e}", ha="center", va="center", fontsize=6,
-                        color="white" if p < 0.05 else "black", fontweight="bold" if p < SIGNIFICANT else "normal")
+                        color="white" if p < SIGNIFICANT else "black",
+                        fontweight="bold" if p < SIGNIFICANT else "normal")
         ax.set_xticks(range(len(columns)), [f"{PARAMETERS[p][0]} {s}" if s != "both" else PARAMETERS[p][0]
                                             for p, s in columns], rotation=90, fontsize=7)
         ax.set_yticks(range(len(lines)), lines, fontsize=8)
         ax.set_facecolor("#dddddd")
         ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.8, label="p (log scale; empty: not computed)")
+    colour_bar = fig.add_axes((1 - (bar_in - 0.25) / size[0], bottom_in / size[1], 0.15 / size[0],
+                               height_in / size[1]))
+    fig.colorbar(image, cax=colour_bar, label="p (log scale; grey: not computed)")
     return _save(fig, path)
 
 
