@@ -26,7 +26,7 @@ def parse_args(argv=None):
     parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
                         help="run4all CSV, Echo2Pheno per-line file, or a folder of them")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    parser.add_argument("--metadata", type=Path,
+    parser.add_argument("--metadata", type=Path, metavar="CSV",
                         help="CSV, one row per recording: file, mouse_id, sex, genotype, body_mass_g[, line]")
     parser.add_argument("--control", metavar="LABEL",
                         help="genotype label of the controls (default: control, wt, wildtype or +/+)")
@@ -38,7 +38,10 @@ def parse_args(argv=None):
                         help="processes that draw the plots (default: 2, or 1 on one core)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the notes too")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
 
 
 def main(argv=None) -> int:
