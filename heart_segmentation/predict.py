@@ -67,27 +67,33 @@ def class_log_probs(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarra
     cavity, posterior wall: mmode.annotations) and (2, rows, width) for background and
     cavity from a one-class network such as the published one. Square windows of side
     ``rows`` are segmented one by one; their logits are resized back bilinearly (smoother
-    borders than resizing a label map) and the overlap of the last window is dropped.
+    borders than resizing a label map). Where the right-aligned last window overlaps the
+    one before, the two are cross-faded, so that no seam shows in the borders.
     """
     rows, width = image.shape
     if width < rows:  # shorter than one window: pad with black on the right
         image = np.pad(image, ((0, 0), (0, rows - width)))
     starts = tile_starts(image.shape[1], rows)  # the last window is right-aligned
-    windows = np.stack([image[:, s:s + rows] for s in starts])
     n_class = net.config.num_class
     out = np.empty((max(n_class, 2), rows, image.shape[1]), dtype=np.float32)
+    done = 0  # columns filled so far
     with torch.inference_mode():
-        # Backwards, so that earlier windows win where the right-aligned last one overlaps.
-        for start in reversed(starts):
+        for start in starts:
             batch = to_network_batch(image[None, :, start:start + rows], net.config.input_shape,
                                      net.config.input_scale)
             logits = F.interpolate(net(batch.to(device)).float().cpu(), size=(rows, rows), mode="bilinear",
                                    align_corners=False)[0]
-            if n_class == 1:  # sigmoid: log p(cavity) and log p(background)
+            if n_class == 1:  # sigmoid: log p(background) and log p(cavity)
                 logits = torch.stack([F.logsigmoid(-logits[0]), F.logsigmoid(logits[0])])
             else:
                 logits = F.log_softmax(logits, dim=0)
-            out[:, :, start:start + rows] = logits.numpy()
+            window = logits.numpy()
+            overlap = done - start  # the right-aligned last window overlaps the one before: cross-fade
+            if overlap > 0:
+                fade = np.linspace(1.0, 0.0, overlap, dtype=np.float32)
+                out[:, :, start:done] = fade * out[:, :, start:done] + (1 - fade) * window[:, :, :overlap]
+            out[:, :, done:start + rows] = window[:, :, max(overlap, 0):]
+            done = start + rows
     return out[:, :, :width]
 
 

@@ -24,6 +24,19 @@ def golden():
     return torch.load(FIXTURES / "golden_io.pt", map_location="cpu", weights_only=True)
 
 
+def assert_golden_quicknat(logits, golden):
+    """QuickNAT's logits equal the golden ones, but for max-pooling near-ties.
+
+    Max pooling picks one of two nearly equal values by their last bits, which depend on the
+    CPU's convolution kernels: on an AMD EPYC 63-70 of the 65,536 logits move by up to 6e-3
+    (the pooled position swaps), the rest stay within 1e-4. A decoder wired in the wrong order
+    moves 98 % of them (measured: swapping decode1 and decode2 leaves 1.6 % within 1e-4).
+    """
+    error = (logits - golden["quicknat_logits"]).abs()
+    assert (error <= 1e-4).float().mean() >= 0.995
+    assert error.max() < 0.01
+
+
 @needs_fixtures
 def test_quicknat_reproduces_golden_logits(golden):
     net = QuickNat()
@@ -32,7 +45,7 @@ def test_quicknat_reproduces_golden_logits(golden):
     assert list(net.state_dict()) == list(checkpoint["net_state_dict"])  # same 200 keys, same order
     with torch.no_grad():
         logits = net.eval()(golden["input_01"])
-    torch.testing.assert_close(logits, golden["quicknat_logits"], atol=1e-4, rtol=0)
+    assert_golden_quicknat(logits, golden)
 
 
 @needs_fixtures
@@ -53,7 +66,7 @@ def test_loaders_accept_the_published_files_as_they_are(golden):
     quality = load_quality(FIXTURES / "cardionet_golden.pth")
     assert quality.config.input_px == 256 and not quality.training
     with torch.no_grad():  # the loaders' layouts too (the classifier's weights are channels-last)
-        torch.testing.assert_close(seg(golden["input_01"]), golden["quicknat_logits"], atol=1e-4, rtol=0)
+        assert_golden_quicknat(seg(golden["input_01"]), golden)
         torch.testing.assert_close(quality(golden["cardionet_input"])[5], golden["cardionet_sigmoid"], atol=1e-4,
                                    rtol=0)
 
