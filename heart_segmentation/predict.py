@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.annotations import CAVITY
+from mmode.borders import label_image, trace_borders
 from mmode.errors import CheckpointError
 from mmode.nets import channels_last, load_file, load_weights, to_network_batch
 from mmode.shipped import SEG_CHECKPOINT as DEFAULT_CHECKPOINT
@@ -60,45 +61,51 @@ def predict_single(net: QuickNat, device, image: np.ndarray, size: int | None = 
     return mask[0].numpy(), full.numpy()
 
 
-def class_log_probs(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
-    """Log-probability of each class per pixel of a stitched grey image (rows, width).
+def window_log_probs(net: QuickNat, window: np.ndarray, device="cpu") -> np.ndarray:
+    """Log-probability of each class per pixel row and network column of one grey window.
 
-    Returns (4, rows, width) float32 for a four-class network (background, anterior wall,
-    cavity, posterior wall: mmode.annotations) and (2, rows, width) for background and
-    cavity from a one-class network such as the published one. Square windows of side
-    ``rows`` are segmented one by one; their logits are resized back bilinearly (smoother
-    borders than resizing a label map). Where the right-aligned last window overlaps the
-    one before, the two are cross-faded, so that no seam shows in the borders.
+    Returns (4, rows, network columns) float32 for a four-class network (background,
+    anterior wall, cavity, posterior wall: mmode.annotations) and (2, rows, network columns)
+    for background and cavity from a one-class network such as the published one. The
+    logits are resized bilinearly to the window's rows (borders to a pixel, not to the
+    network's coarser rows); the columns stay at the network's resolution.
+    """
+    batch = to_network_batch(window[None], net.config.input_shape, net.config.input_scale)
+    with torch.inference_mode():
+        logits = net(batch.to(device)).float().cpu()
+        logits = F.interpolate(logits, size=(window.shape[0], logits.shape[-1]), mode="bilinear",
+                               align_corners=False)[0]
+        if net.config.num_class == 1:  # sigmoid: log p(background) and log p(cavity)
+            return torch.stack([F.logsigmoid(-logits[0]), F.logsigmoid(logits[0])]).numpy()
+        return F.log_softmax(logits, dim=0).numpy()
+
+
+def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
+    """The four LV borders (4, width) of a stitched grey image (rows, width): mmode.borders.
+
+    Square windows of side ``rows`` are segmented one by one; each window's borders are
+    traced at the network's column resolution and interpolated to the image's columns.
+    Where the right-aligned last window overlaps the one before, their borders are
+    cross-faded, so that no seam shows.
     """
     rows, width = image.shape
     if width < rows:  # shorter than one window: pad with black on the right
         image = np.pad(image, ((0, 0), (0, rows - width)))
-    starts = tile_starts(image.shape[1], rows)  # the last window is right-aligned
-    n_class = net.config.num_class
-    out = np.empty((max(n_class, 2), rows, image.shape[1]), dtype=np.float32)
+    borders = np.full((4, image.shape[1]), np.nan)
     done = 0  # columns filled so far
-    with torch.inference_mode():
-        for start in starts:
-            batch = to_network_batch(image[None, :, start:start + rows], net.config.input_shape,
-                                     net.config.input_scale)
-            logits = F.interpolate(net(batch.to(device)).float().cpu(), size=(rows, rows), mode="bilinear",
-                                   align_corners=False)[0]
-            if n_class == 1:  # sigmoid: log p(background) and log p(cavity)
-                logits = torch.stack([F.logsigmoid(-logits[0]), F.logsigmoid(logits[0])])
-            else:
-                logits = F.log_softmax(logits, dim=0)
-            window = logits.numpy()
-            overlap = done - start  # the right-aligned last window overlaps the one before: cross-fade
-            if overlap > 0:
-                fade = np.linspace(1.0, 0.0, overlap, dtype=np.float32)
-                out[:, :, start:done] = fade * out[:, :, start:done] + (1 - fade) * window[:, :, :overlap]
-            out[:, :, done:start + rows] = window[:, :, max(overlap, 0):]
-            done = start + rows
-    return out[:, :, :width]
+    for start in tile_starts(image.shape[1], rows):  # the last window is right-aligned
+        coarse = trace_borders(window_log_probs(net, image[:, start:start + rows], device))
+        centres = (np.arange(coarse.shape[1]) + 0.5) * rows / coarse.shape[1] - 0.5
+        fine = np.stack([np.interp(np.arange(rows), centres, b) for b in coarse])
+        overlap = done - start
+        if overlap > 0:
+            fade = np.linspace(1.0, 0.0, overlap)
+            borders[:, start:done] = fade * borders[:, start:done] + (1 - fade) * fine[:, :overlap]
+        borders[:, done:start + rows] = fine[:, max(overlap, 0):]
+        done = start + rows
+    return borders[:, :width]
 
 
 def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
-    """Cavity mask (rows, width) bool of a stitched grey image: pixels most likely cavity."""
-    log_prob = class_log_probs(net, image, device)
-    cavity = log_prob[-1] if log_prob.shape[0] == 2 else log_prob[CAVITY]
-    return cavity >= log_prob.max(axis=0)
+    """Cavity mask (rows, width) bool of a stitched grey image: between the traced endocardia."""
+    return label_image(image_borders(net, image, device), image.shape[0]) == CAVITY

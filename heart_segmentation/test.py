@@ -62,14 +62,14 @@ def read_set(root: Path):
 
 
 def plot_recording(net, path: Path, output: Path) -> Path:
-    from heart_segmentation.predict import class_log_probs
+    from heart_segmentation.predict import image_borders
     from mmode.beats import teichholz_ul
-    from mmode.borders import diameters_mm, trace_borders
+    from mmode.borders import diameters_mm
     from mmode.recording import load_recording
     from mmode.plots import plot_lvid_volume
 
     recording = load_recording(path)
-    borders = trace_borders(class_log_probs(net, recording.image))
+    borders = image_borders(net, recording.image)
     lvid = diameters_mm(borders, recording.calibration.mm_per_px)["lvid"]
     output.mkdir(parents=True, exist_ok=True)
     time_s = np.arange(lvid.size) * recording.calibration.seconds_per_px

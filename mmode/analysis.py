@@ -11,7 +11,7 @@ import numpy as np
 
 from mmode.annotations import CAVITY
 from mmode.beats import Beat, detect_beats
-from mmode.borders import diameters_mm, label_image, trace_borders
+from mmode.borders import diameters_mm, label_image
 from mmode.dicom_io import Calibration
 from mmode.errors import NoCavityError, RecordingTooShortError
 from mmode.recording import Recording, load_recording_timed
@@ -108,7 +108,7 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
     ratio : quality-window side as a fraction of the image height (mmode.windows.crop_ratio).
     load_s : seconds it took to read and stitch the recording, for the timings.
     """
-    from heart_segmentation.predict import class_log_probs
+    from heart_segmentation.predict import image_borders
     from quality_classification.predict import classify_windows
 
     path, image, cal = recording.path, recording.image, recording.calibration
@@ -121,7 +121,7 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
         raise NoCavityError(path, "no left-ventricular cavity: the M-mode image is blank")
     timings = {} if load_s is None else {"load+stitch": load_s}
     started = time.perf_counter()
-    borders = trace_borders(class_log_probs(seg_net, image, device))
+    borders = image_borders(seg_net, image, device)
     sizes = diameters_mm(borders, cal.mm_per_px)
     lvid = np.nan_to_num(sizes["lvid"], nan=0.0)
     mask = label_image(borders, rows) == CAVITY

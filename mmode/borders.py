@@ -7,13 +7,14 @@ of the rows into these runs that agrees best with the network: the most likely
 sequence of runs, found exactly by dynamic programming over the rows. Islands of
 "cavity" inside a wall and holes of "wall" inside the cavity therefore cannot
 shorten or lengthen a diameter: each band is a single run by construction, unlike
-counting a mask's pixels per column. Light smoothing of the evidence along time
-and a running median of the borders keep them continuous in time.
+counting a mask's pixels per column. A running median of the borders removes
+single-column glitches; the network's own smoothness keeps them continuous in time.
 
 Why not skimage.measure.label: choosing the largest connected cavity first needs
 scikit-image, whose import and first call cost 0.9 s (measured here) on the
 critical path of a 3.6 s cold start, and it would still need a rule per column.
-The dynamic programme needs neither and runs in about 0.1 s for a full recording.
+The dynamic programme needs neither; heart_segmentation.predict runs it on each window at
+the network's column resolution, which makes it cheap.
 """
 from __future__ import annotations
 
@@ -25,9 +26,7 @@ from mmode.beats import median_filter
 FOUR_CLASS_RUNS = (BACKGROUND, ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, BACKGROUND)
 CAVITY_RUNS = (BACKGROUND, CAVITY, BACKGROUND)
 MIN_LOG_PROB = -30.0  # a certain "no" still costs a finite amount
-TIME_SMOOTH_PX = 3  # columns of evidence averaged before the runs are chosen
-BORDER_MEDIAN_PX = 3  # running median of each border along time
-CHUNK_COLUMNS = 1024
+BORDER_MEDIAN_PX = 3  # running median of each border along time: single-column glitches go
 
 
 def best_runs(log_prob: np.ndarray, runs) -> np.ndarray:
@@ -63,18 +62,6 @@ def best_runs(log_prob: np.ndarray, runs) -> np.ndarray:
     return boundaries
 
 
-def smooth_along_time(x: np.ndarray, size: int) -> np.ndarray:
-    """Mean over ``size`` neighbouring columns (last axis), edges repeated."""
-    if size <= 1:
-        return x
-    half = size // 2
-    padded = np.concatenate([np.repeat(x[..., :1], half, axis=-1), x, np.repeat(x[..., -1:], half, axis=-1)],
-                            axis=-1)
-    total = np.cumsum(padded, axis=-1, dtype=np.float32)
-    total = np.concatenate([np.zeros_like(total[..., :1]), total], axis=-1)
-    return (total[..., size:] - total[..., :-size]) / size
-
-
 def trace_borders(log_prob: np.ndarray) -> np.ndarray:
     """The four LV borders per column from class log-probabilities.
 
@@ -90,22 +77,15 @@ def trace_borders(log_prob: np.ndarray) -> np.ndarray:
     mmode.annotations); NaN where the network has no such border: the epicardia of a
     one-class network, and every border of a column without cavity.
     """
-    n_classes, rows, width = log_prob.shape
-    borders = np.full((4, width), np.nan)
-    half = TIME_SMOOTH_PX // 2
-    for a in range(0, width, CHUNK_COLUMNS):  # in chunks: the work arrays stay small
-        b = min(a + CHUNK_COLUMNS, width)
-        lo, hi = max(a - half, 0), min(b + half, width)
-        evidence = smooth_along_time(np.maximum(log_prob[:, :, lo:hi], MIN_LOG_PROB), TIME_SMOOTH_PX)
-        evidence = evidence[:, :, a - lo:a - lo + b - a]
-        if n_classes == 2:
-            filler = np.full_like(evidence[0], MIN_LOG_PROB)  # the class numbers of the runs index this stack
-            borders[1:3, a:b] = best_runs(np.stack([evidence[0], filler, evidence[1]]), CAVITY_RUNS)
-        else:
-            borders[:, a:b] = best_runs(evidence, FOUR_CLASS_RUNS)
+    evidence = np.maximum(log_prob, MIN_LOG_PROB)
+    borders = np.full((4, log_prob.shape[2]), np.nan)
+    if log_prob.shape[0] == 2:
+        filler = np.full_like(evidence[0], MIN_LOG_PROB)  # the class numbers of the runs index this stack
+        borders[1:3] = best_runs(np.stack([evidence[0], filler, evidence[1]]), CAVITY_RUNS)
+    else:
+        borders[:] = best_runs(evidence, FOUR_CLASS_RUNS)
     borders = np.stack([median_filter(b, BORDER_MEDIAN_PX) if np.isfinite(b).all() else b for b in borders])
-    no_cavity = ~(borders[2] > borders[1])
-    borders[:, no_cavity] = np.nan
+    borders[:, ~(borders[2] > borders[1])] = np.nan  # no cavity, no borders
     return borders
 
 

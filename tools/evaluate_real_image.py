@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from heart_segmentation.predict import DEFAULT_CHECKPOINT, class_log_probs, load_checkpoint
+from heart_segmentation.predict import DEFAULT_CHECKPOINT, image_borders, load_checkpoint
 from mmode.annotations import read_borders
-from mmode.borders import trace_borders
 from mmode.metrics import border_agreement
 
 REAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "real"
@@ -28,7 +27,7 @@ VEVO_DEPTH_MM = 616 * 0.011526
 def evaluate(net) -> dict:
     image = np.asarray(Image.open(REAL / "annotated_borders.png").convert("L"), dtype=np.float32)
     expert = read_borders(REAL / "annotated_borders.borders.csv")
-    traced = trace_borders(class_log_probs(net, image))
+    traced = image_borders(net, image)
     result = border_agreement(expert, traced, image.shape[0])
     result["mm_per_px"] = VEVO_DEPTH_MM / image.shape[0]
     return result
