@@ -251,8 +251,8 @@ def generate(cfg: PhantomConfig) -> Phantom:
     # sometimes out of view), then the septum, which is the LV's anterior wall.
     chest_mm, rv_wall_mm = rng.uniform(0.15, 0.9), rng.uniform(0.12, 0.35)
     rv_cavity_mm = 0.0 if rng.random() < 0.35 else rng.uniform(0.15, 1.0)
-    depth = _draw(rng, cfg.heart_depth_mm, chest_mm + rv_wall_mm + rv_cavity_mm,
-                  chest_mm + rv_wall_mm + rv_cavity_mm)
+    stacked = chest_mm + rv_wall_mm + rv_cavity_mm
+    depth = _draw(rng, cfg.heart_depth_mm, stacked, stacked)  # one draw, so the seeds keep their phantoms
     settings = {
         "family": family, "heart_rate_bpm": hr, "lvid_d_mm": lvid_d, "lvid_s_mm": lvid_s,
         "wall_mm": wall, "posterior_wall_mm": wall * rng.uniform(0.8, 1.25),
@@ -265,7 +265,7 @@ def generate(cfg: PhantomConfig) -> Phantom:
         "log_compression": bool(rng.random() < 0.75),  # else a power law
         "power": rng.uniform(0.3, 0.55),
         "dynamic_range_db": rng.uniform(40.0, 65.0),
-        "blood": float(np.exp(rng.uniform(np.log(0.005), np.log(0.1)))),  # blood echo against the myocardium
+        "blood": _draw(rng, None, 0.005, 0.1, log=True),  # blood echo against the myocardium
         "tgc_db": rng.uniform(-8.0, 10.0),  # gain change from top to bottom after attenuation
         "blur_px": (rng.uniform(0.3, 1.8), rng.uniform(0.2, 1.5)),  # (rows, columns)
         "specular": rng.uniform(0.0, 1.0),  # endocardial specular lines
