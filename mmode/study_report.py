@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import logging
-import multiprocessing
 import re
 import sys
 import time
@@ -31,6 +30,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from mmode import forkserver_pool  # noqa: E402
 from mmode.errors import EchoInputError, OutputError  # noqa: E402
 from mmode.study import (CONTROL, MANUAL, MUTANT, PARAMETERS, PUBLISHED_COLUMNS, SEXES, VALUE_KINDS,  # noqa: E402
                          LineResult, analyse_line)
@@ -39,6 +39,7 @@ from mmode.study_inputs import load_lines  # noqa: E402
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+DRAWING_MODULE = __name__  # what the drawing processes have imported when they start
 PNG_OPTIONS = {"compress_level": 1}  # about as small as the default, several times faster to write
 DPI = 80
 COLOURS = {CONTROL: "#4c72b0", MUTANT: "#dd8452"}
@@ -351,19 +352,12 @@ def write_report(results: list[LineResult], figures: dict[str, dict[str, Path]],
 
 
 def _drawing_pool(workers: int) -> ProcessPoolExecutor | None:
-    """``workers`` processes to draw the lines' plots, or None to draw here.
+    """``workers`` processes to draw the lines' plots (see mmode.forkserver_pool), or None to draw here.
 
-    They fork from a forkserver that has imported this module, so each starts at once, and the
-    parent may hold threads (run4all has torch's): a plain fork of a threaded process can hang.
-    Drawing is two thirds of a study's time; two processes take 8 lines from 21 s to 15 s.
+    Drawing is two thirds of a study's time: on two cores, two processes take the 8 published
+    lines from 25 s to 17-18 s (benchmarks/bench_study.py).
     """
-    if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
-        return None
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(workers, mp_context=context)
-    pool.submit(int)  # start the server now: it imports matplotlib and pandas while the inputs are read
-    return pool
+    return forkserver_pool.pool(workers, [DRAWING_MODULE])
 
 
 def run_study(paths: list[Path], out_dir: Path, metadata: Path | None = None, control: str | None = None,

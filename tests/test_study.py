@@ -409,6 +409,16 @@ def test_debug_shows_the_traceback(own_study, tmp_path, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_command_line_is_light_and_agrees_with_the_module():
+    import mmode.study
+
+    assert analyse_study.AGGREGATES == mmode.study.AGGREGATES
+    code = ("import sys, analyse_study; "
+            "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'statsmodels') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
 def test_run4all_metadata_arguments(tmp_path):
     with pytest.raises(SystemExit):
         run4all.parse_args(["-i", "x", "-m", "25", "-w", "stats", "--metadata", str(__file__)])
