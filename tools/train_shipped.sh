@@ -27,10 +27,10 @@ if [ ! -d "$work/seg_heldout" ]; then
 fi
 mkdir -p runs
 # One after the other, each on both cores: the segmenter first, 3 epochs at a learning rate of
-# 0.002, then 3 more from its best epoch at 0.0005 (which the validation Dice improves on).
+# 0.002, then 2 more from its best epoch at 0.0005 (which the validation Dice improves on).
 "$py" -m heart_segmentation.train -d "$work/seg_train" -e 3 -b 8 -p 128 --width 256 --filters 16 -l 0.002 --seed 1 \
   --threads 2 -o runs/seg > runs/seg.log 2>&1
-"$py" -m heart_segmentation.train -d "$work/seg_train" -e 3 -b 8 -l 0.0005 --seed 1 -f runs/seg/heart-seg-net.pt \
+"$py" -m heart_segmentation.train -d "$work/seg_train" -e 2 -b 8 -l 0.0005 --seed 1 -f runs/seg/heart-seg-net.pt \
   --threads 2 -o runs/seg_fine > runs/seg_fine.log 2>&1
 "$py" -m quality_classification.train -d "$work/quality_train" -t npy -e 3 -b 16 -p 128 --seed 1 \
   --threads 2 -o runs/quality > runs/quality.log 2>&1
