@@ -22,12 +22,14 @@ log = logging.getLogger(__name__)
 MIN_CAVITY_COLUMNS = 0.2  # below this fraction of columns with a cavity, the segmentation found none
 MAX_CAVITY_ROWS = 0.85  # a "cavity" filling more of a column than this is not a ventricle
 MIN_CONTRAST = 1.0  # grey-level standard deviation below which an image is blank
-# A quality window is echo-free, and bad whatever the classifier says, when the spread of its
-# grey values (99th minus 50th percentile) is below MIN_ECHO_GREY or below ECHO_FRACTION of the
-# recording's typical window: a probe off the chest shows noise and near-field lines, no heart.
+# A quality window is bad whatever the classifier says when the spread of its grey values (99th
+# minus 50th percentile), or that of its lower half, is below MIN_ECHO_GREY or below ECHO_FRACTION
+# of the recording's typical window (a probe off the chest shows noise and near-field lines, no
+# heart; a shadow hides the posterior wall), or when more than MAX_SATURATED of it is full white
+# (a gain too high for any border to show).
 MIN_ECHO_GREY = 15.0
 ECHO_FRACTION = 0.35
-
+SATURATED_GREY, MAX_SATURATED = 250.0, 0.08
 
 @dataclass
 class Analysis:
@@ -76,15 +78,28 @@ def gate_beats(beats: list[Beat], scores_per_column: np.ndarray, threshold: floa
     return gated
 
 
+def _spread(pixels: np.ndarray) -> float:
+    return float(np.diff(np.percentile(pixels, [50, 99]))[0])
+
+
 def echo_free(windows) -> np.ndarray:
-    """(n,) bool: windows without echoes worth the name (see MIN_ECHO_GREY and ECHO_FRACTION).
+    """(n,) bool: windows, or their lower halves, without echoes worth the name (MIN_ECHO_GREY, ECHO_FRACTION).
 
     Every fourth pixel is enough for percentiles and ten times faster.
     """
-    spread = np.array([np.diff(np.percentile(w[::4, ::4], [50, 99]))[0] for w in windows])
-    if spread.size == 0:
+    if len(windows) == 0:
         return np.zeros(0, dtype=bool)
-    return (spread < MIN_ECHO_GREY) | (spread < ECHO_FRACTION * np.median(spread))
+    sampled = [w[::4, ::4] for w in windows]
+    bad = np.zeros(len(sampled), dtype=bool)
+    for part in (sampled, [w[w.shape[0] // 2:] for w in sampled]):
+        spread = np.array([_spread(w) for w in part])
+        bad |= (spread < MIN_ECHO_GREY) | (spread < ECHO_FRACTION * np.median(spread))
+    return bad
+
+
+def saturated(windows) -> np.ndarray:
+    """(n,) bool: windows of which more than MAX_SATURATED is full white."""
+    return np.array([np.mean(w[::4, ::4] >= SATURATED_GREY) > MAX_SATURATED for w in windows], dtype=bool)
 
 
 def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="cpu") -> Analysis:
@@ -135,7 +150,7 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
     starts = tile_starts(width, side, max(side // 2, 1))
     tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
     windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
-    scores = np.where(echo_free(windows), 0.0, classify_windows(quality_net, windows, device))
+    scores = np.where(echo_free(windows) | saturated(windows), 0.0, classify_windows(quality_net, windows, device))
     per_column = column_scores(starts, side, scores, width)
     timings["quality"] = time.perf_counter() - started
 
