@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
-from mmode.annotations import CAVITY
-from mmode.borders import label_image, trace_borders
+from mmode.annotations import CAVITY, cavity_mask
+from mmode.borders import trace_borders
 from mmode.errors import CheckpointError
 from mmode.nets import channels_last, load_file, load_weights, to_network_batch
 from mmode.shipped import SEG_CHECKPOINT as DEFAULT_CHECKPOINT
@@ -108,4 +108,4 @@ def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
 
 def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     """Cavity mask (rows, width) bool of a stitched grey image: between the traced endocardia."""
-    return label_image(image_borders(net, image, device), image.shape[0]) == CAVITY
+    return cavity_mask(image_borders(net, image, device), image.shape[0])

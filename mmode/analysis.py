@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mmode.annotations import CAVITY
+from mmode.annotations import cavity_mask
 from mmode.beats import Beat, detect_beats
-from mmode.borders import diameters_mm, label_image
+from mmode.borders import diameters_mm
 from mmode.dicom_io import Calibration
 from mmode.errors import NoCavityError, RecordingTooShortError
 from mmode.recording import Recording, load_recording_timed
@@ -139,7 +139,7 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
     borders = image_borders(seg_net, image, device)
     sizes = diameters_mm(borders, cal.mm_per_px)
     lvid = np.nan_to_num(sizes["lvid"], nan=0.0)
-    mask = label_image(borders, rows) == CAVITY
+    mask = cavity_mask(borders, rows)
     timings["segmentation"] = time.perf_counter() - started
     plausible = (lvid > 0) & (lvid < MAX_CAVITY_ROWS * rows * cal.mm_per_px)
     if np.count_nonzero(plausible) < MIN_CAVITY_COLUMNS * width:

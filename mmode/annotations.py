@@ -35,7 +35,8 @@ def label_mask(borders: np.ndarray, rows: int) -> np.ndarray:
     """Class per pixel (rows, width) uint8: BACKGROUND, ANTERIOR_WALL, CAVITY or POSTERIOR_WALL.
 
     A pixel row r belongs to the band [top, bottom) of two borders when top <= r < bottom,
-    the rule of :func:`cavity_mask`.
+    the rule of :func:`cavity_mask`; a NaN border draws no band (a missing epicardium no wall,
+    a column without borders nothing).
     """
     r = np.arange(rows, dtype=np.float32)[:, None]
     labels = np.zeros((rows, borders.shape[1]), dtype=np.uint8)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmode.annotations import ANTERIOR_WALL, BACKGROUND, CAVITY, POSTERIOR_WALL, label_mask
+from mmode.annotations import ANTERIOR_WALL, BACKGROUND, CAVITY, POSTERIOR_WALL
 from mmode.beats import median_filter
 
 FOUR_CLASS_RUNS = (BACKGROUND, ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, BACKGROUND)
@@ -96,14 +96,3 @@ def diameters_mm(borders: np.ndarray, mm_per_px: float) -> dict[str, np.ndarray]
         "lvaw": (borders[1] - borders[0]) * mm_per_px,
         "lvpw": (borders[3] - borders[2]) * mm_per_px,
     }
-
-
-def label_image(borders: np.ndarray, rows: int) -> np.ndarray:
-    """Class per pixel (rows, width) uint8 drawn from the borders.
-
-    A missing epicardium draws no wall; a column without cavity draws nothing.
-    """
-    b = np.array(borders, dtype=np.float64)
-    b[0] = np.where(np.isnan(b[0]), b[1], b[0])
-    b[3] = np.where(np.isnan(b[3]), b[2], b[3])
-    return label_mask(np.nan_to_num(b, nan=-1.0), rows)

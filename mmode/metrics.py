@@ -46,7 +46,7 @@ def border_agreement(expert: np.ndarray, traced: np.ndarray, rows: int) -> dict:
     """
     expert, traced = np.asarray(expert, dtype=np.float64), np.asarray(traced, dtype=np.float64)
     both = np.isfinite(expert[1]) & np.isfinite(expert[2])
-    ours = cavity_mask(np.nan_to_num(traced[:, both], nan=-1.0), rows)
+    ours = cavity_mask(traced[:, both], rows)  # a NaN border draws no cavity
     out = {"cavity_dice": dice(ours, cavity_mask(expert[:, both], rows)), "columns": int(both.sum())}
     for name, (top, bottom) in (("lvid", (1, 2)), ("lvaw", (0, 1)), ("lvpw", (2, 3))):
         truth = expert[bottom] - expert[top]

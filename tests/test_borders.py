@@ -6,7 +6,7 @@ import phantom
 from helpers import log_probs
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, label_mask
 from mmode.beats import lvid_mm
-from mmode.borders import best_runs, diameters_mm, label_image, trace_borders
+from mmode.borders import best_runs, diameters_mm, trace_borders
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,10 @@ def test_columns_without_cavity_have_no_borders():
     traced = trace_borders(log_probs(labels))
     assert np.isnan(traced[:, 6:]).all()
     np.testing.assert_array_equal(traced[:, 1:3], [[10, 10], [20, 20], [30, 30], [40, 40]])
-    np.testing.assert_array_equal(label_image(traced, 50)[:, 1], labels[:, 1])
+    np.testing.assert_array_equal(label_mask(traced, 50), np.where(np.arange(10) < 5, labels, 0))
+    one_class = traced.copy()
+    one_class[[0, 3]] = np.nan  # no epicardia: the cavity alone
+    np.testing.assert_array_equal(label_mask(one_class, 50)[:, 1], np.where(labels[:, 1] == CAVITY, CAVITY, 0))
 
 
 def test_best_runs_is_the_exact_optimum():
