@@ -14,11 +14,12 @@ import logging
 import time
 from pathlib import Path
 
-from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, check_good_beats, configure_logging,
-                       default_csv_name, ensure_writable, exit_now, load_models, measure_loaded, report)
+from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, configure_logging, default_csv_name,
+                       ensure_writable, exit_now, load_models, measure_loaded, no_good_beats, report, warn)
 from mmode.errors import EchoInputError
-from mmode.results import replace_rows, rows_for
-from mmode.sidecar import Sidecar
+from mmode.outputs import GRAPH_FILES, check_distinct, remove_leftovers
+from mmode.results import check_csv, columns_for, file_cell, replace_rows, rows_for, sources_path
+from mmode.sidecar import Sidecar, remove_orphaned_folders
 
 log = logging.getLogger("end2end_framework")
 
@@ -44,18 +45,24 @@ def main(argv=None) -> int:
 
         started = time.perf_counter()
         ensure_writable(args.output)
+        csv_path = args.writefile or args.output / default_csv_name(args.write)
+        _check_outputs(args, csv_path)
         ratio = crop_ratio(args.mass, args.input)  # a bad mass fails before anything starts
+        remove_leftovers(args.output)  # what a run killed with SIGKILL left behind
+        remove_orphaned_folders()
         sidecar = Sidecar(args.graphs)  # reads the file while torch is imported, and draws the graphs
         sidecar.load(args.input)
         models = load_models(args)
         analysis = _measure(args, ratio, models, sidecar)
-        csv_path = args.writefile or args.output / default_csv_name(args.write)
         columns, rows = rows_for(analysis, args.write)
-        replace_rows(csv_path, columns, [args.input.name], rows)
+        cell = file_cell(args.input)
+        replace_rows(csv_path, columns, [cell], rows, sources={cell: args.input})
         log.info("%s: %d of %d beats good; wrote %s (%.2f s; %s)", args.input, len(analysis.good_beats),
                  len(analysis.beats), csv_path, time.perf_counter() - started,
                  ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in analysis.timings.items()))
-        check_good_beats(analysis)
+        why = no_good_beats(analysis)
+        if why is not None:  # a result all the same: empty cells, exit status 0
+            warn(args.input, why)
     except EchoInputError as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT
@@ -66,6 +73,15 @@ def main(argv=None) -> int:
         if sidecar is not None:
             sidecar.close()
     return EXIT_OK
+
+
+def _check_outputs(args, csv_path) -> None:
+    """Before any work: the CSV is usable, and no output is another output or an input."""
+    check_csv(csv_path, columns_for(args.write))
+    outputs = {"-f CSV": csv_path, "its record of sources": sources_path(csv_path)}
+    if args.graphs:
+        outputs.update({name: args.output / name for name in GRAPH_FILES})
+    check_distinct(outputs, {"-i": args.input, "--quality-model": args.quality_model, "--seg-model": args.seg_model})
 
 
 def _measure(args, ratio: float, models, sidecar: Sidecar):

@@ -12,7 +12,6 @@ input or usage.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import os
@@ -20,72 +19,110 @@ import sys
 import time
 from pathlib import Path
 
-from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, add_common_arguments, analyse_and_write,
-                       check_good_beats, configure_logging, default_csv_name, ensure_writable, exit_now,
-                       load_models, measure_loaded, report)
-from mmode.errors import BadMassError, EchoInputError
-from mmode.sidecar import Sidecar
+from mmode.tables import read_table
+from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, add_common_arguments,
+                       analyse_and_write, configure_logging, default_csv_name, describe, ensure_writable, exit_now,
+                       in_range, load_models, measure_loaded, no_good_beats, report, scheduler_address, warn)
+from mmode.errors import BadMassError, EchoInputError, NameClashError, OutputError, TableError, one_line, shown
+from mmode.outputs import folder_names, remove_leftovers, written_atomically
+from mmode.sidecar import Sidecar, remove_orphaned_folders
 
 log = logging.getLogger("run4all")
 
 ERRORS_CSV = "errors.csv"
+ERROR_COLUMNS = ["file", "error"]
 STATISTICS_DIR = "statistics"  # --metadata: the study statistics, OUTPUT/statistics/
 DONE_FILE = "done.json"  # written into OUTPUT/<stem>/ once a file's rows are in the CSV
-DICOM_MAGIC_OFFSET = 128
+STUDY_OUTPUTS = {"output_all.csv", "output_stats.csv", ERRORS_CSV, STATISTICS_DIR}  # no recording's folder
 
 
-def is_dicom(path: Path) -> bool:
-    """A ``.dcm`` file, or a file without extension that starts with the DICOM preamble."""
-    if path.suffix.lower() == ".dcm":
-        return True
-    if path.suffix:
-        return False
+def find_recordings(folder: Path) -> list[Path]:
+    """Every ``*.dcm`` entry (a FIFO or a broken link too: it fails as a file, listed in errors.csv) and
+    every regular file without extension that starts like a DICOM file; hidden names are left out."""
+    from pydicom.misc import is_dicom
+
+    found = []
+    for path in folder.iterdir():
+        if path.name.startswith(".") or path.is_dir():
+            continue
+        if path.suffix.lower() == ".dcm" or (not path.suffix and path.is_file() and _is_dicom(path, is_dicom)):
+            found.append(path)
+    return sorted(found)
+
+
+def _is_dicom(path: Path, is_dicom) -> bool:
     try:
-        with open(path, "rb") as fh:
-            fh.seek(DICOM_MAGIC_OFFSET)
-            return fh.read(4) == b"DICM"
+        return is_dicom(path)
     except OSError:
         return False
 
 
-def find_recordings(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_dicom(p))
-
-
 def read_mass_table(path: Path) -> dict[str, str]:
-    """File name or stem -> mass (g) from a CSV with columns file, mass."""
+    """File name and stem -> mass (g) from a CSV with columns file, mass (UTF-8, Excel's BOM, or Latin-1).
+
+    A recording listed twice, by the same name or by names with the same stem (``rec.dcm`` and
+    ``rec``), is an error: which mass was meant cannot be known.
+    """
     try:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"file", "mass"} <= set(reader.fieldnames):
-                raise BadMassError(path, "mass table needs the columns file, mass")
-            table = {}
-            for row in reader:
-                table[row["file"]] = row["mass"]
-                table[Path(row["file"]).stem] = row["mass"]
-            return table
+        table = read_table(path, required=("file", "mass"))
+    except TableError as error:
+        raise BadMassError(path, f"mass table: {error.problem}") from None
+    masses, line_of = {}, {}
+    for row, line in zip(table.rows, table.lines):
+        name = row["file"].strip()
+        if not name:
+            raise BadMassError(path, f"mass table line {line}: empty file name")
+        for key in dict.fromkeys([name, Path(name).stem]):
+            if key in line_of:
+                raise BadMassError(path, f"mass table lists {key} twice (lines {line_of[key]} and {line})")
+            masses[key], line_of[key] = row["mass"].strip(), line
+    return masses
+
+
+def mass_for(path: Path, masses: dict, default):
+    """The mass of a recording: by its name, else by its stem, else ``default``."""
+    from mmode.results import file_cell
+
+    return masses.get(file_cell(path), masses.get(shown(path.stem), default))
+
+
+def input_signature(path: Path, mass, args) -> dict:
+    """What a file's outcome depends on: the file, its mass, the CSV mode, the threshold, the models."""
+    stat = _stat(path)
+    models = [[_stat(model), str(model)] for model in (args.seg_model, args.quality_model)]
+    return {"file": stat, "mass": str(mass), "write": args.write, "threshold": args.threshold, "models": models}
+
+
+def _stat(path: Path) -> dict | None:
+    """Size and modification time of a file (of a link itself when it points nowhere), or None."""
+    for follow in (True, False):
+        try:
+            info = os.stat(path, follow_symlinks=follow)
+            return {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        except OSError:
+            pass
+    return None
+
+
+def finished(path: Path, out_dir: Path, mass, args) -> tuple[bool, str | None]:
+    """(whether the file's outcome with these inputs is recorded, its error message or None)."""
+    try:
+        record = json.loads((out_dir / DONE_FILE).read_text(encoding="utf-8"))
+        if record["input"] == json.loads(json.dumps(input_signature(path, mass, args))):
+            return True, record["error"]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    return False, None
+
+
+def mark_done(path: Path, out_dir: Path, mass, args, error: str | None = None) -> None:
+    """Record the file's outcome (its rows are in the CSV, or its error in errors.csv) for --resume."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BadMassError(path, f"cannot read mass table ({exc.strerror})") from None
-
-
-def input_signature(path: Path, mass, mode: str) -> dict:
-    stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "mass": str(mass), "write": mode}
-
-
-def is_done(path: Path, out_dir: Path, mass, mode: str) -> bool:
-    try:
-        return json.loads((out_dir / DONE_FILE).read_text()) == input_signature(path, mass, mode)
-    except (OSError, ValueError):
-        return False
-
-
-def mark_done(path: Path, out_dir: Path, mass, mode: str) -> None:
-    from mmode.results import written_atomically
-
-    out_dir.mkdir(parents=True, exist_ok=True)
+        raise OutputError(out_dir, f"cannot create output folder ({exc.strerror})") from None
     with written_atomically(out_dir / DONE_FILE) as tmp:
-        tmp.write_text(json.dumps(input_signature(path, mass, mode)))
+        tmp.write_text(json.dumps({"input": input_signature(path, mass, args), "error": error}), encoding="utf-8")
 
 
 # --- work for one file; runs in this process, a pool worker or a dask worker -------------
@@ -103,49 +140,44 @@ def _init_worker(args, threads: int) -> None:
     _models = load_models(args)
 
 
-def _guarded(args, work):
+def _guarded(args, work, path=None):
     """(work(), None), or (None, error message): one broken file must not end the study."""
     try:
         return work(), None
     except EchoInputError as error:
-        return None, error.problem
+        return None, error.problem if error.path in (None, path) else str(error)
     except Exception as error:  # noqa: BLE001
         if args.debug:
             import traceback
 
             traceback.print_exc()
-        return None, f"{type(error).__name__}: {error}"
+        return None, describe(error)
 
 
 def _outcome(analysis, error, args):
-    """(CSV rows or None, error message or None, number of good beats) of one analysed file.
+    """(CSV rows or None, error message or None, number of good beats, warning or None) of one analysed file.
 
-    A recording without good beats has rows (an empty stats row) and an error.
+    A recording without good beats is a result: its rows (an empty stats row) and a warning.
     """
     from mmode.results import rows_for
 
     if error is not None:
-        return None, error, 0
-    rows = rows_for(analysis, args.write)[1]
-    try:
-        check_good_beats(analysis)
-    except EchoInputError as error:
-        return rows, error.problem, 0
-    return rows, None, len(analysis.good_beats)
+        return None, error, 0, None
+    return rows_for(analysis, args.write)[1], None, len(analysis.good_beats), no_good_beats(analysis)
 
 
-def process(path: Path, mass, args, out_root: Path, threads: int | None = None):
-    """_outcome() of one file, its graphs written; in a pool worker or a dask worker.
+def process(path: Path, mass, args, out_dir: Path, threads: int | None = None):
+    """_outcome() of one file, its graphs written into ``out_dir``; in a pool worker or a dask worker.
 
     Models are loaded on first use in each process (``threads``: torch threads then).
     """
     if _models is None:
         _init_worker(args, threads or 1)
-    return _outcome(*_guarded(args, lambda: analyse_and_write(path, mass, _models, args, out_root / path.stem,
-                                                              args.graphs)), args)
+    return _outcome(*_guarded(args, lambda: analyse_and_write(path, mass, _models, args, out_dir, args.graphs),
+                              path), args)
 
 
-def _run_here(todo, mass_of, args, reader, painter):
+def _run_here(todo, mass_of, folder_of, args, reader, painter):
     """Yield (path, _outcome) in order, from this process and two sidecars (see mmode.sidecar).
 
     While the networks run on file i, the reader reads file i+1 and the painter
@@ -154,7 +186,7 @@ def _run_here(todo, mass_of, args, reader, painter):
     from mmode.windows import crop_ratio
 
     # A bad body mass fails before the file is read, as everywhere else.
-    ratio_of = {path: _guarded(args, lambda: crop_ratio(mass_of[path], path)) for path in todo}
+    ratio_of = {path: _guarded(args, lambda: crop_ratio(mass_of[path], path), path) for path in todo}
     to_read = iter([path for path in todo if ratio_of[path][1] is None])
 
     def read_next() -> None:
@@ -169,10 +201,10 @@ def _run_here(todo, mass_of, args, reader, painter):
         analysis = None
         if error is None:
             read_next()  # the next file is read while this one is measured
-            analysis, error = _guarded(args, lambda: measure_loaded(reader, ratio, _models, args))
+            analysis, error = _guarded(args, lambda: measure_loaded(reader, ratio, _models, args), path)
         drawing = error is None and args.graphs
         if drawing:
-            painter.draw(analysis, args.output / path.stem, args.dpi)
+            painter.draw(analysis, folder_of[path], args.dpi)
         if previous is not None:
             yield _finish(*previous, painter, args)
         previous = (path, analysis, error, drawing)
@@ -182,8 +214,9 @@ def _run_here(todo, mass_of, args, reader, painter):
 
 def _finish(path, analysis, error, drawing, painter, args):
     if drawing:
-        seconds, error = _guarded(args, painter.result)
-        analysis.timings["graphs"] = seconds
+        seconds, error = _guarded(args, painter.result, path)
+        if analysis is not None and error is None:
+            analysis.timings["graphs"] = seconds
     return path, _outcome(analysis, error, args)
 
 
@@ -194,8 +227,9 @@ def parse_args(argv=None):
     add_common_arguments(parser)
     parser.add_argument("--mass-table", type=Path, help="CSV with columns file, mass (g): one mass per mouse")
     parser.add_argument("--resume", action="store_true", help="skip files already finished in OUTPUT")
-    parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
+    parser.add_argument("--workers", type=in_range(int, 1, MAX_WORKERS), default=1,
+                        help=f"parallel worker processes (default 1, at most {MAX_WORKERS})")
+    parser.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
                         help="run on a dask.distributed cluster, e.g. tcp://host:8786 "
                              "(needs the 'distributed' package)")
     parser.add_argument("--metadata", type=Path, metavar="CSV",
@@ -204,20 +238,21 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.mass is None and args.mass_table is None:
         parser.error("give -m/--mass, --mass-table, or both")
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
     if args.metadata is not None and args.write != "all":
         parser.error("--metadata needs -w all (the statistics use every good beat)")
     if args.metadata is not None and not args.metadata.is_file():
-        parser.error(f"--metadata {args.metadata}: no such file")
+        parser.error(f"--metadata {shown(args.metadata)}: no such file")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args)
+    from mmode.results import check_csv, columns_for
     from mmode.windows import crop_ratio
 
+    csv_path = args.output / default_csv_name(args.write)
+    errors_path = args.output / ERRORS_CSV
     try:
         if not args.input.is_dir():
             raise EchoInputError(args.input, "is not a folder")
@@ -228,24 +263,29 @@ def main(argv=None) -> int:
         recordings = find_recordings(args.input)
         if not recordings:
             raise EchoInputError(args.input, "no DICOM files (*.dcm or DICOM files without extension)")
+        check_csv(csv_path, columns_for(args.write))  # a damaged CSV stops the study now, not after a file
+        check_csv(errors_path, ERROR_COLUMNS)
     except EchoInputError as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT
 
-    csv_path = args.output / default_csv_name(args.write)
-    errors_path = args.output / ERRORS_CSV
-    mass_of = {p: masses.get(p.name, masses.get(p.stem, args.mass)) for p in recordings}
-    todo = [p for p in recordings
-            if not (args.resume and is_done(p, args.output / p.stem, mass_of[p], args.write))]
+    folders = folder_names([p.name for p in recordings], STUDY_OUTPUTS)
+    folder_of = {p: args.output / folders[p.name] for p in recordings}
+    _remove_leftovers(args.output, folder_of.values())
+    mass_of = {p: mass_for(p, masses, args.mass) for p in recordings}
+    done = {p: finished(p, folder_of[p], mass_of[p], args) for p in recordings} if args.resume else {}
+    todo = [p for p in recordings if not done.get(p, (False,))[0]]
     skipped = len(recordings) - len(todo)
     if skipped:
         log.warning("resuming: %d of %d files already finished", skipped, len(recordings))
+    skipped_failed = sum(1 for finished_, error in done.values() if finished_ and error is not None)
     sidecars = []  # reader and painter, forked before torch is imported
     try:
-        if not args.scheduler and (args.workers == 1 or len(todo) <= 1):
+        if todo and not args.scheduler and (args.workers == 1 or len(todo) <= 1):
             sidecars.append(Sidecar(graphs=False))
             sidecars.append(Sidecar(graphs=True) if args.graphs else sidecars[0])
-        code = _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path)
+        code = _run_study(args, todo, mass_of, folder_of, sidecars, (skipped - skipped_failed, skipped_failed),
+                          csv_path, errors_path)
     finally:
         for sidecar in sidecars:
             sidecar.close()
@@ -256,11 +296,24 @@ def main(argv=None) -> int:
     return code
 
 
-def _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path) -> int:
+def _remove_leftovers(out_root: Path, folders) -> None:
+    """Temporary files and helper folders that runs killed with SIGKILL left behind."""
+    removed = remove_leftovers(out_root) + sum(remove_leftovers(folder) for folder in folders)
+    removed += remove_orphaned_folders()
+    if removed:
+        log.info("removed %d leftovers of interrupted runs", removed)
+
+
+def _run_study(args, todo, mass_of, folder_of, sidecars, skipped, csv_path, errors_path) -> int:
+    """Analyse ``todo`` and write every outcome; ``skipped``: files finished earlier (ok, failed)."""
     from tqdm import tqdm
 
-    from mmode.results import columns_for, replace_rows
+    from mmode.results import columns_for, file_cell, replace_rows
 
+    if not todo:
+        print(f"nothing to do: all {sum(skipped)} files already finished ({skipped[1]} of them failed); "
+              f"CSV: {shown(csv_path)}", file=sys.stderr)
+        return EXIT_SOME_FAILED if skipped[1] else EXIT_OK
     try:
         models = load_models(args)  # here too with workers: a missing checkpoint is one line, not a broken pool
     except EchoInputError as error:
@@ -268,44 +321,58 @@ def _run_study(args, todo, mass_of, sidecars, skipped, csv_path, errors_path) ->
         return EXIT_BAD_INPUT
 
     columns = columns_for(args.write)
-    ok, failed, beats_kept = skipped, 0, 0
+    (ok, failed), beats_kept, without_good = skipped, 0, 0
     started = time.perf_counter()
+    results = _run(todo, mass_of, folder_of, args, models, sidecars)
     try:
-        results = _run(todo, mass_of, args, models, sidecars)
-        for path, (rows, error, n_good) in tqdm(results, total=len(todo), desc="recordings", unit="file",
-                                                disable=None):
+        for path, (rows, error, n_good, warning) in tqdm(results, total=len(todo), desc="recordings", unit="file",
+                                                         disable=None):
+            cell = file_cell(path)
             if rows is not None:  # a failed file keeps the rows of an earlier run
-                replace_rows(csv_path, columns, [path.name], rows)
-            replace_rows(errors_path, ["file", "error"], [path.name],
-                         [] if error is None else [{"file": path.name, "error": error}])
+                try:
+                    replace_rows(csv_path, columns, [cell], rows, sources={cell: path})
+                except NameClashError as clash:  # this file's problem: the study goes on
+                    error = str(clash)
+            replace_rows(errors_path, ERROR_COLUMNS, [cell], [] if error is None else [{"file": cell,
+                                                                                        "error": one_line(error)}])
+            mark_done(path, folder_of[path], mass_of[path], args, None if error is None else one_line(error))
             if error is None:
-                mark_done(path, args.output / path.stem, mass_of[path], args.write)
                 ok += 1
                 beats_kept += n_good
+                if warning is not None:
+                    warn(path, warning)
+                    without_good += 1
             else:
-                log.warning("%s: %s", path, error)
+                log.warning("%s: %s", shown(path), error)
                 failed += 1
+    except OutputError as error:  # a full disk, a CSV made unwritable meanwhile: nothing more can be kept
+        report(error, args.debug)
+        print(f"stopped: {ok} files finished; rerun with --resume once the output can be written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except EchoInputError as error:  # e.g. the dask scheduler cannot be reached: nothing can run
         report(error, args.debug)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"interrupted: {ok} files finished; rerun with --resume to continue", file=sys.stderr)
         return 130
-    print(f"{ok} files ok, {failed} failed, {beats_kept} good beats kept in this run "
-          f"({time.perf_counter() - started:.1f} s); CSV: {csv_path}"
-          + (f"; errors: {errors_path}" if failed else ""), file=sys.stderr)
+    finally:
+        results.close()
+    without = f" ({without_good} without a good-quality beat)" if without_good else ""
+    print(f"{ok} files ok{without}, {failed} failed, {beats_kept} good beats kept in this run "
+          f"({time.perf_counter() - started:.1f} s); CSV: {shown(csv_path)}"
+          + (f"; errors: {shown(errors_path)}" if failed else ""), file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def _run(todo, mass_of, args, models, sidecars):
+def _run(todo, mass_of, folder_of, args, models, sidecars):
     """Yield (path, result) in input order, from this process, a pool of workers or a dask cluster."""
     global _models
     if args.scheduler:
-        yield from _run_dask(todo, mass_of, args)
+        yield from _run_dask(todo, mass_of, folder_of, args)
         return
     if sidecars:
         _models = models
-        yield from _run_here(todo, mass_of, args, *sidecars)
+        yield from _run_here(todo, mass_of, folder_of, args, *sidecars)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -314,21 +381,21 @@ def _run(todo, mass_of, args, models, sidecars):
     context = multiprocessing.get_context("spawn")  # forking a process that holds torch threads can hang
     with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker,
                              initargs=(args, threads)) as pool:
-        futures = [(path, pool.submit(process, path, mass_of[path], args, args.output)) for path in todo]
+        futures = [(path, pool.submit(process, path, mass_of[path], args, folder_of[path])) for path in todo]
         for path, future in futures:
             yield path, future.result()
 
 
-def _dask_task(path, mass, args, out_root, slots_per_host):
+def _dask_task(path, mass, args, out_dir, slots_per_host):
     """process() on a dask worker, with torch using this host's cores divided among its task slots."""
     from distributed import get_worker
 
     host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
     threads = max(1, (os.cpu_count() or 1) // slots_per_host.get(host, 1))
-    return process(path, mass, args, out_root, threads)
+    return process(path, mass, args, out_dir, threads)
 
 
-def _run_dask(todo, mass_of, args):
+def _run_dask(todo, mass_of, folder_of, args):
     """Submit every file to an existing dask.distributed cluster; the files must be on shared storage."""
     try:
         from distributed import Client
@@ -336,13 +403,13 @@ def _run_dask(todo, mass_of, args):
         raise EchoInputError(None, "--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
     try:
         client = Client(args.scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise EchoInputError(None, f"cannot reach the dask scheduler at {args.scheduler} ({exc})") from None
     with client:
         slots_per_host = {}
         for worker in client.scheduler_info()["workers"].values():
             slots_per_host[worker["host"]] = slots_per_host.get(worker["host"], 0) + worker["nthreads"]
-        futures = [client.submit(_dask_task, path.resolve(), mass_of[path], args, args.output.resolve(),
+        futures = [client.submit(_dask_task, path.resolve(), mass_of[path], args, folder_of[path].resolve(),
                                  slots_per_host, pure=False) for path in todo]
         for path, future in zip(todo, futures):
             yield path, future.result()

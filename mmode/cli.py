@@ -4,18 +4,47 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmode.errors import EchoInputError, OutputError
+from mmode.errors import EchoInputError, OutputError, one_line, shown
 from mmode.shipped import SEG_CHECKPOINT, default_quality_checkpoint
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
+DPI_RANGE = (10, 1200)  # 1200: the original's graphs; more only fills the disk
+MAX_WORKERS = 256
+SCHEDULER_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)"
+                               r":(?P<port>[0-9]{1,5})/?$")
+
+
+def in_range(kind, low, high):
+    """An argparse type: ``kind(text)`` that must lie in [low, high] (NaN never does)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is outside {low:g}-{high:g}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def scheduler_address(text: str) -> str:
+    """An argparse type for a dask scheduler address: [SCHEME://]HOST:PORT, port 1-65535."""
+    match = SCHEDULER_ADDRESS.match(text.strip())
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a scheduler address like tcp://HOST:8786")
+    return text.strip()
 
 
 class GraphsAction(argparse.Action):
@@ -49,8 +78,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seg-model", type=Path, default=SEG_CHECKPOINT,
                         help="segmentation weights (ours or the published heart-seg-net.pt)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--threshold", type=float, default=0.5, help="quality score from which a window is good")
-    parser.add_argument("--dpi", type=int, default=100, help="resolution of the graphs")
+    parser.add_argument("--threshold", type=in_range(float, 0.0, 1.0), default=0.5,
+                        help="quality score (0-1) from which a window is good")
+    parser.add_argument("--dpi", type=in_range(int, *DPI_RANGE), default=100,
+                        help=f"resolution of the graphs ({DPI_RANGE[0]}-{DPI_RANGE[1]})")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log messages")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
 
@@ -62,9 +93,11 @@ def default_csv_name(mode: str) -> str:
 def configure_logging(args) -> None:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # pydicom warns about every odd value in a file; show that only when asked for.
+    # pydicom warns about every odd value in a file, and logs a traceback for each decoder it tries
+    # on a damaged frame before one succeeds or we report the file in one line: only when asked for.
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.WARNING if args.verbose or args.debug else logging.ERROR)
+    logging.getLogger("pydicom").setLevel(logging.DEBUG if args.debug else logging.CRITICAL)
 
 
 @dataclass
@@ -139,14 +172,24 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
-def check_good_beats(analysis) -> None:
-    """Raise NoGoodBeatsError when no beat passed the quality gate (after the results are written)."""
-    from mmode.errors import NoGoodBeatsError
+def no_good_beats(analysis) -> str | None:
+    """Why a recording has no good-quality beat (its results are empty cells, not an error), or None."""
+    if analysis.good_beats:
+        return None
+    if not analysis.beats:
+        return "no complete heart beat found; empty results"
+    return (f"none of its {len(analysis.beats)} beats is of good acquisition quality ({analysis.good_fraction:.0%} "
+            "of the recording good); empty results")
 
-    if not analysis.good_beats:
-        raise NoGoodBeatsError(analysis.path, f"no beat of good acquisition quality ({len(analysis.beats)} beats "
-                                              f"found, {analysis.good_fraction:.0%} of the recording good); "
-                                              "empty results written")
+
+def warn(path, message: str) -> None:
+    """One warning line on stderr naming the file."""
+    print(f"warning: {shown(path)}: {one_line(message)}", file=sys.stderr)
+
+
+def describe(error: BaseException) -> str:
+    """One line for any error: ours as they are, others with their type."""
+    return str(error) if isinstance(error, EchoInputError) else one_line(f"{type(error).__name__}: {error}")
 
 
 def report(error: BaseException, debug: bool) -> None:
@@ -155,5 +198,4 @@ def report(error: BaseException, debug: bool) -> None:
         import traceback
 
         traceback.print_exception(error)
-    message = str(error) if isinstance(error, EchoInputError) else f"{type(error).__name__}: {error}"
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {describe(error)}", file=sys.stderr)

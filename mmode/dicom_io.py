@@ -7,13 +7,16 @@ centimetres.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mmode import plausibility
 from mmode.errors import (CalibrationError, CorruptFileError, EchoInputError, NoMModeRegionError,
                           NoPixelDataError, NotDicomError, UnsupportedPixelFormatError)
+from mmode.tables import check_regular
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +107,16 @@ def calibration(ds, path: Path) -> Calibration:
         raise CalibrationError(path, f"M-mode region lacks calibration attributes ({exc})") from None
     if units != (UNITS_SECONDS, UNITS_CM):
         raise CalibrationError(path, f"M-mode region units are {units} (x, y); expected (4 = seconds, 3 = cm)")
-    if not (0 < dx < 1 and 0 < dy < 1):
-        raise CalibrationError(path, f"implausible PhysicalDeltaX/Y {dx} s, {dy} cm per pixel")
     rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
     if not (0 <= box.x0 < box.x1 <= cols and 0 <= box.y0 < box.y1 <= rows):
         raise CalibrationError(path, f"M-mode region box {box} lies outside the {cols}x{rows} frame")
-    return Calibration(seconds_per_px=dx, mm_per_px=dy * MM_PER_CM, region=box)
+    cal = Calibration(seconds_per_px=dx, mm_per_px=dy * MM_PER_CM, region=box)
+    plausibility.check_calibration(cal, path)
+    return cal
 
 
-def _native_view(ds) -> np.ndarray | None:
-    """Zero-copy view of uncompressed 8-bit RGB/grey pixel data, or None."""
+def _native_view(ds, n: int) -> np.ndarray | None:
+    """Zero-copy view of the ``n`` frames of uncompressed 8-bit RGB/grey pixel data, or None."""
     if ds.file_meta.TransferSyntaxUID.is_compressed or ds.BitsAllocated != 8:
         return None
     spp = int(ds.SamplesPerPixel)
@@ -121,7 +124,6 @@ def _native_view(ds) -> np.ndarray | None:
         return None
     if spp == 3 and int(ds.get("PlanarConfiguration", 0)) != 0:
         return None
-    n = int(ds.get("NumberOfFrames", 1) or 1)
     shape = (n, int(ds.Rows), int(ds.Columns), spp)
     data = np.frombuffer(ds.PixelData, dtype=np.uint8)
     if data.size < np.prod(shape):
@@ -141,7 +143,7 @@ def _decode_raw(ds) -> np.ndarray:
     return pixel_array(ds, raw=True)
 
 
-def _decoded(ds, path: Path) -> tuple[np.ndarray, str]:
+def _decoded(ds, path: Path, n: int) -> tuple[np.ndarray, str]:
     """All frames as (n, rows, cols, channels) uint8 and their colour space.
 
     YBR data stays YBR: its luma channel is the grey image we need, so no
@@ -153,14 +155,13 @@ def _decoded(ds, path: Path) -> tuple[np.ndarray, str]:
     if photometric not in ("RGB", "YBR_FULL", "YBR_FULL_422", "MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"):
         raise UnsupportedPixelFormatError(path, f"photometric interpretation {photometric!r} is not supported")
     colour = "ybr" if photometric.startswith("YBR") else "rgb" if photometric in ("RGB", "PALETTE COLOR") else "grey"
-    view = _native_view(ds)
+    view = _native_view(ds, n)
     if view is not None:
         return view, colour
     try:
         arr = _decode_raw(ds)
     except Exception as exc:  # pydicom raises many types for damaged or unusual data
         raise CorruptFileError(path, f"pixel data cannot be decoded ({type(exc).__name__}: {exc})") from None
-    n = int(ds.get("NumberOfFrames", 1) or 1)
     if photometric == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
     if arr.dtype != np.uint8:
@@ -186,18 +187,22 @@ def read_frames(path) -> Frames:
     from pydicom.errors import InvalidDicomError
 
     path = Path(path)
+    check_regular(path, NotDicomError, "DICOM file")  # reading a FIFO would wait for a writer for ever
     try:
-        ds = pydicom.dcmread(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(path)
     except FileNotFoundError:
         raise NotDicomError(path, "file not found") from None
     except IsADirectoryError:
-        raise NotDicomError(path, "is a directory, not a DICOM file") from None
+        raise NotDicomError(path, "is a folder, not a regular DICOM file") from None
     except InvalidDicomError:
         raise NotDicomError(path, "not a DICOM file (no DICM preamble)") from None
     except Exception as exc:
         raise CorruptFileError(path, f"damaged DICOM file ({type(exc).__name__}: {exc})") from None
+    truncated = _truncation(ds, caught)
     try:
-        return _frames_of(ds, path)
+        return _frames_of(ds, path, truncated)
     except EchoInputError:
         raise
     except Exception as exc:  # pydicom parses lazily: a damaged element fails where it is first used
@@ -205,11 +210,35 @@ def read_frames(path) -> Frames:
                                      f"{str(exc)[:100]})") from None
 
 
-def _frames_of(ds, path: Path) -> Frames:
+def _truncation(ds, caught) -> str | None:
+    """How the file was cut short, or None: pydicom keeps what it could read of a truncated file.
+
+    An element whose value is shorter than its declared length is where the
+    file ends; an encapsulated pixel data element without its end is another
+    such place (pydicom warns about it).
+    """
+    from pydicom.dataelem import RawDataElement
+    from pydicom.datadict import keyword_for_tag
+
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag)  # the element as read, not yet converted
+        if (isinstance(raw, RawDataElement) and raw.value is not None and raw.length != 0xFFFFFFFF
+                and len(raw.value) < raw.length):
+            name = keyword_for_tag(tag) or "element"
+            return f"{name} {tag} holds {len(raw.value)} of its {raw.length} bytes"
+    if any("End of file reached" in str(warning.message) for warning in caught):
+        return "the encapsulated pixel data has no end"
+    return None
+
+
+def _frames_of(ds, path: Path, truncated: str | None = None) -> Frames:
+    if truncated is not None:
+        raise CorruptFileError(path, f"truncated file: {truncated}")
     if "PixelData" not in ds:
         raise NoPixelDataError(path, "DICOM file holds no pixel data (PixelData)")
     cal = calibration(ds, path)
-    pixels, colour = _decoded(ds, path)
+    n_frames = plausibility.check_frame_count(ds, path)
+    pixels, colour = _decoded(ds, path, n_frames)
     if pixels.ndim != 4 or pixels.shape[-1] != (1 if colour == "grey" else 3) or 0 in pixels.shape:
         raise UnsupportedPixelFormatError(path, f"{ds.PhotometricInterpretation} pixels of shape {pixels.shape}; "
                                                 "expected frames x rows x columns x samples (1 or 3)")
@@ -217,4 +246,5 @@ def _frames_of(ds, path: Path) -> Frames:
     if pixels.shape[1] < box.y1 or pixels.shape[2] < box.x1:
         raise CalibrationError(path, f"M-mode region {box} lies outside the {pixels.shape[2]}x{pixels.shape[1]} frame")
     region = pixels[:, box.y0:box.y1, box.x0:box.x1]
+    plausibility.check_grey(region, colour, path)
     return Frames(path, cal, region, colour, inverted=str(ds.PhotometricInterpretation) == "MONOCHROME1")

@@ -5,7 +5,29 @@ scripts can print ``str(error)`` as one line and exit with status 2.
 """
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def shown(name) -> str:
+    """A file name or path as printable UTF-8 text on one line.
+
+    The operating system gives names as bytes; one that is not valid UTF-8
+    (common on shares mounted from other systems) arrives in Python with
+    surrogate escapes, which no UTF-8 file or terminal accepts. Its odd bytes
+    are written as ``\\xNN`` and control characters (a newline in a name) as
+    ``\\n``-like escapes, so a name always fits one CSV cell and one line.
+    """
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of white space (newlines too) as one space."""
+    return " ".join(str(text).split())
 
 
 class EchoInputError(ValueError):
@@ -13,8 +35,8 @@ class EchoInputError(ValueError):
 
     def __init__(self, path, problem: str):
         self.path = Path(path) if path is not None else None
-        self.problem = problem
-        super().__init__(f"{path}: {problem}" if path is not None else problem)
+        self.problem = one_line(problem)
+        super().__init__(f"{shown(path)}: {self.problem}" if path is not None else self.problem)
 
     def __reduce__(self):  # so that errors raised in worker processes arrive intact, with their notes
         return type(self), (self.path, self.problem), self.__dict__
@@ -68,5 +90,14 @@ class OutputError(EchoInputError):
     """An output file or folder cannot be written (permissions, or a CSV of another mode)."""
 
 
-class NoGoodBeatsError(EchoInputError):
-    """Every beat lies in a region of bad acquisition quality (the results are still written)."""
+class NameClashError(OutputError):
+    """The CSV already holds the results of a different recording with the same file name."""
+
+
+class ImplausibleRecordingError(EchoInputError):
+    """The recording's calibration, region size, frame count or content is outside what a mouse M-mode
+    export can be: measuring it would give numbers without meaning."""
+
+
+class TableError(EchoInputError):
+    """A CSV file we read (a mass table, an earlier run's output) cannot be decoded or has ragged rows."""

@@ -7,16 +7,43 @@ Good and bad quality regions are shaded on every time axis.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
-import matplotlib
+
+def _matplotlib_folder() -> None:
+    """Give matplotlib a writable folder for its font cache before it is imported.
+
+    Where the home folder cannot be written (a service account, a read-only
+    home on a cluster) matplotlib would make a new temporary folder in every
+    process, warn about it in several lines, and leave it behind when the
+    process is killed. One folder per user in the temporary folder serves every run instead.
+    """
+    if "MPLCONFIGDIR" in os.environ:
+        return
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    try:
+        os.makedirs(os.path.join(cache, "matplotlib"), exist_ok=True)
+        if os.access(os.path.join(cache, "matplotlib"), os.W_OK | os.X_OK):
+            return
+    except OSError:
+        pass
+    folder = os.path.join(tempfile.gettempdir(), f"mmode-matplotlib-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.environ["MPLCONFIGDIR"] = folder
+
+
+_matplotlib_folder()
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mmode.beats import teichholz_ul  # noqa: E402
-from mmode.results import written_atomically  # noqa: E402
+from mmode.errors import shown  # noqa: E402
+from mmode.outputs import GRAPH_FILES, written_atomically  # noqa: E402
 
 GOOD_COLOUR, BAD_COLOUR = "#2ca02c", "#d62728"
 BORDER_COLOURS = ("#1f77b4", "#17becf", "#17becf", "#1f77b4")  # epicardia darker than endocardia
@@ -26,8 +53,11 @@ MAX_DISPLAY_ROWS = 320  # and rows: a figure on a screen shows no more
 PNG_OPTIONS = {"compress_level": 1}  # a fifth larger than the default 6, five times faster to write
 CAVITY_RGB, CAVITY_ALPHA = np.array([255, 200, 0], dtype=np.float32), 0.35
 FIGSIZE = (13, 4.2)
-GRAPH_FILES = ("output_img.png", "output_img_mask.png", "output_diastole.png", "output_systole.png",
-               "output_heartrate.png")
+
+
+def _title_name(analysis) -> str:
+    """The recording's name for a title: printable (mmode.errors.shown), a ``$`` not read as maths."""
+    return shown(analysis.path.name).replace("$", r"\$")
 
 
 def _display(image: np.ndarray) -> np.ndarray:
@@ -92,7 +122,7 @@ def plot_image(analysis, path: Path, dpi: int = 100) -> Path:
     strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 8])
     ax.imshow(_display(analysis.image), cmap="gray", aspect="auto", extent=_extent(analysis), vmin=0, vmax=255)
     _quality_strip(strip, analysis, fig)
-    strip.set_title(f"{analysis.path.name}: stitched M-mode and acquisition quality "
+    strip.set_title(f"{_title_name(analysis)}: stitched M-mode and acquisition quality "
                     f"(>= {analysis.threshold:g} is good)")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("depth (mm)")
@@ -120,7 +150,7 @@ def plot_mask(analysis, path: Path, dpi: int = 100) -> Path:
     ax.set_ylim(*_extent(analysis)[2:])
     _shade(ax, analysis)
     walls = "borders of the walls (blue) and cavity (cyan), " if analysis.has_walls else ""
-    ax.set_title(f"{analysis.path.name}: LV cavity segmentation, {walls}red shading: bad quality")
+    ax.set_title(f"{_title_name(analysis)}: LV cavity segmentation, {walls}red shading: bad quality")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("depth (mm)")
     return _save(fig, path, dpi)
@@ -159,7 +189,7 @@ def _events_plot(analysis, path: Path, dpi: int, which: str) -> Path:
     ax_lvid.set_ylabel("LVID (mm)")
     axes[-1].set_xlabel("time (s)")
     ax_vol.legend(loc="upper right", fontsize=8)
-    ax_vol.set_title(f"{analysis.path.name}: LV volume and LVID, {label}s (red shading: bad quality)")
+    ax_vol.set_title(f"{_title_name(analysis)}: LV volume and LVID, {label}s (red shading: bad quality)")
     return _save(fig, path, dpi)
 
 
@@ -189,7 +219,7 @@ def plot_heart_rate(analysis, path: Path, dpi: int = 100) -> Path:
     ax.set_xlim(0, analysis.lvid_mm.size * analysis.seconds_per_px)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("heart rate (bpm)")
-    strip.set_title(f"{analysis.path.name}: heart rate per beat (green: kept, red: bad quality)")
+    strip.set_title(f"{_title_name(analysis)}: heart rate per beat (green: kept, red: bad quality)")
     scatter.scatter(hr, [b.lv_vol_d_ul for b in beats], c=colours, s=18)
     scatter.set_xlabel("heart rate (bpm)")
     scatter.set_ylabel("LV Vol;d (uL)")
@@ -211,6 +241,6 @@ def plot_lvid_volume(time_s, lvid, volume, path: Path, dpi: int = 100) -> Path:
 def write_graphs(analysis, out_dir: Path, dpi: int = 100) -> list[Path]:
     """All five graphs under their original file names."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)  # a link to a folder is followed; a file there is refused
     functions = (plot_image, plot_mask, plot_diastoles, plot_systoles, plot_heart_rate)
     return [f(analysis, out_dir / name, dpi) for f, name in zip(functions, GRAPH_FILES)]

@@ -9,16 +9,17 @@ empty when the segmenter has no wall classes (the published one-class network).
 from __future__ import annotations
 
 import csv
-import fcntl
+import hashlib
+import json
 import math
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from mmode.errors import OutputError
+from mmode.errors import NameClashError, OutputError, TableError, shown
+from mmode.outputs import locked, target_of, written_atomically  # noqa: F401 - written_atomically for callers
+from mmode.tables import read_table
 
 ALL_COLUMNS = ["file", "lvid;d", "lvid;d time", "lvid;s", "lvid;s time", "heart rate", "heart rate time",
                "beat", "lv vol;d", "lv vol;s", "sv", "ef", "fs", "co", "quality"]
@@ -31,6 +32,7 @@ STATS = ("median", "avg", "max", "min")
 STATS_COLUMNS = (["file"] + [f"{stat}_{name}" for stat in STATS for name, _ in STATS_MEASURES]
                  + ["n_good_beats", "good_fraction"] + [f"{stat}_{name}" for stat in STATS for name, _ in WALL_MEASURES])
 STAT_FUNCTIONS = {"median": np.median, "avg": np.mean, "max": np.max, "min": np.min}
+SOURCES_SUFFIX = ".sources.json"  # beside a CSV: which recording each file name's rows come from
 
 
 def _fmt(value: float, digits: int = 4) -> str:
@@ -39,7 +41,7 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 def all_rows(analysis) -> list[dict]:
     """One row per good beat, every value from that one beat."""
-    name = analysis.path.name
+    name = file_cell(analysis.path)
     return [{
         "file": name,
         "lvid;d": _fmt(b.lvid_d_mm), "lvid;d time": _fmt(b.ed_time_s),
@@ -55,7 +57,7 @@ def all_rows(analysis) -> list[dict]:
 def stats_row(analysis) -> dict:
     """One row per file; empty cells (not 0) when no beat is good."""
     beats = analysis.good_beats
-    row = {"file": analysis.path.name, "n_good_beats": str(len(beats)),
+    row = {"file": file_cell(analysis.path), "n_good_beats": str(len(beats)),
            "good_fraction": _fmt(analysis.good_fraction, 3)}
     for stat, function in STAT_FUNCTIONS.items():
         for name, attribute in STATS_MEASURES + WALL_MEASURES:
@@ -73,21 +75,9 @@ def rows_for(analysis, mode: str) -> tuple[list[str], list[dict]]:
     return columns_for(mode), all_rows(analysis) if mode == "all" else [stats_row(analysis)]
 
 
-@contextmanager
-def locked(path: Path):
-    """An exclusive lock on the folder of ``path`` so that concurrent writers take turns."""
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def file_cell(path) -> str:
+    """The ``file`` cell of a recording: its name as printable UTF-8 (see mmode.errors.shown)."""
+    return shown(Path(path).name)
 
 
 def _sort_key(row: dict):
@@ -96,53 +86,107 @@ def _sort_key(row: dict):
 
 
 def read_rows(path: Path) -> tuple[list[str] | None, list[dict]]:
-    if not path.exists() or path.stat().st_size == 0:
-        return None, []
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        return reader.fieldnames, list(reader)
+    """Header and rows of an existing CSV we wrote (None and [] when there is none yet).
 
-
-@contextmanager
-def written_atomically(path: Path):
-    """Yield a temporary path beside ``path``: renamed over ``path`` on success, removed on failure.
-
-    Readers see the old file or the whole new one, never a half-written one,
-    and concurrent writers never share a temporary file.
+    Raises
+    ------
+    OutputError
+        The file was damaged or edited into something else (bad bytes, ragged rows, a special file).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 is not what the user's umask asks for
-    os.close(fd)
+    if not path.exists() or target_of(path).stat().st_size == 0:
+        return None, []
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        table = read_table(path, latin1=False)
+    except TableError as error:
+        raise OutputError(path, f"{error.problem}; repair it or move it away") from None
+    return table.header or None, table.rows
 
 
-def replace_rows(path: Path, columns: list[str], files: list[str], rows: list[dict]) -> None:
+def check_csv(path: Path, columns: list[str]) -> list[dict]:
+    """The rows of the CSV at ``path`` if rows with ``columns`` can be added to it; else OutputError."""
+    header, rows = read_rows(path)
+    # A CSV from an earlier version lacks the newest columns at the end: they are added, empty.
+    if header is not None and header != columns[:len(header)]:
+        raise OutputError(path, f"has columns {header[:3]}..., not those of this -w mode; choose another -f")
+    return rows
+
+
+def sources_path(path: Path) -> Path:
+    """Where the CSV at ``path`` keeps which recording each file name's rows come from."""
+    target = target_of(path)
+    return target.with_name(f".{target.name}{SOURCES_SUFFIX}")
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _check_sources(csv_path: Path, sources: dict[str, Path]) -> dict:
+    """The CSV's record of sources with ``sources`` added; raise NameClashError for another recording.
+
+    Two recordings are the same when they have the same path, or the same content (a moved study).
+    """
+    record_path = sources_path(csv_path)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            record = {}
+    except (OSError, ValueError):
+        record = {}  # none yet, or damaged: it only guards against clashes
+    for cell, source in sources.items():
+        source = Path(os.path.abspath(source))
+        known = record.get(cell)
+        digest = _digest(source)
+        if isinstance(known, dict) and known.get("path") != str(source) and known.get("sha256") != digest:
+            other = shown(str(known.get("path")))
+            raise NameClashError(csv_path, f"already holds the results of another recording named {cell} ({other}); "
+                                           f"rename one of them or write to another CSV (-f)")
+        record[cell] = {"path": str(source), "sha256": digest}  # JSON keeps a name's odd bytes as escapes
+    return record
+
+
+def replace_rows(path: Path, columns: list[str], files: list[str], rows: list[dict],
+                 sources: dict[str, Path] | None = None) -> None:
     """Atomically replace every row of ``files`` in the CSV at ``path`` by ``rows``.
 
     Other files' rows stay; the result is sorted by file and beat, so reruns
     neither duplicate nor reorder anything. The new content is written to a
     temporary file in the same folder and renamed over the old one, under a
-    lock, so a crash or a second writer never leaves a half-written CSV.
+    lock, so a crash or a second writer never leaves a half-written CSV. A
+    symbolic link is written through; a special file is refused (mmode.outputs).
+
+    Parameters
+    ----------
+    sources : the recording behind each file cell; the rows of a different recording of the same
+        name (from another folder) are then refused instead of replaced (NameClashError).
+
+    Raises
+    ------
+    OutputError
+        The CSV is of another -w mode, damaged, a special file, or cannot be written (a full disk).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target_of(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(path, f"cannot create its folder ({exc.strerror})") from None
     with locked(path):
-        header, existing = read_rows(path)
-        # A CSV from an earlier version lacks the newest columns at the end: they are added, empty.
-        if header is not None and header != columns[:len(header)]:
-            raise OutputError(path, f"has columns {header[:3]}..., not those of this -w mode; choose another -f")
+        existing = check_csv(path, columns)
+        record = _check_sources(path, sources) if sources else None
         drop = set(files)
         kept = [r for r in existing if r["file"] not in drop]
         merged = sorted(kept + rows, key=_sort_key)
-        with written_atomically(path) as tmp, open(tmp, "w", newline="") as fh:
+        with written_atomically(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(merged)
             fh.flush()
             os.fsync(fh.fileno())
+        if record is not None:
+            with written_atomically(sources_path(path)) as tmp:
+                tmp.write_text(json.dumps(record, indent=0, sort_keys=True), encoding="utf-8")

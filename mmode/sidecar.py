@@ -37,12 +37,13 @@ from collections import deque
 from pathlib import Path
 
 from mmode.cli import write_file_graphs
+from mmode.outputs import pid_alive, written_atomically
 from mmode.recording import load_recording_timed
-from mmode.results import written_atomically
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # how often a waiting side checks that the other one is still alive
+FOLDER_PREFIX = "mmode-sidecar-"  # + the main process's id + "-": see remove_orphaned_folders
 IDLE_S = 0.05  # a sidecar with no request for this long imports matplotlib meanwhile
 
 
@@ -122,6 +123,31 @@ def _serve(requests, replies, graphs: bool, parent_pid: int, folder: Path) -> No
         os._exit(0)
 
 
+def remove_orphaned_folders() -> int:
+    """Remove the answer folders that sidecars of dead processes left in the temporary folder.
+
+    A sidecar removes its folder when its main process dies, but not when both
+    are killed at once (``kill -9`` of the process group, the OOM killer).
+    Only our own folders whose main process is gone are touched. Returns how many.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return 0
+    for entry in entries:
+        pid = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if not (entry.name.startswith(FOLDER_PREFIX) and pid.isdigit()) or pid_alive(int(pid)):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid():
+                shutil.rmtree(entry.path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 class Sidecar:
     """Requests run in a forked process (or here, where forking is unsafe); results come back in order.
 
@@ -134,7 +160,7 @@ class Sidecar:
         self._pending = deque()  # (kind, args) of the requests not yet answered, oldest first
         self._process = None
         if sys.platform.startswith("linux") and "torch" not in sys.modules:
-            self._folder = Path(tempfile.mkdtemp(prefix="mmode-sidecar-"))
+            self._folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
             # Removed by _stop, or at exit by a process that ends with an error before close().
             self._remove_folder = weakref.finalize(self, shutil.rmtree, self._folder, True)
             context = multiprocessing.get_context("fork")
