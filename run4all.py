@@ -346,8 +346,7 @@ def _run_study(args, todo, mass_of, folder_of, sidecars, skipped, csv_path, erro
                 log.warning("%s: %s", shown(path), error)
                 failed += 1
     except OutputError as error:  # a full disk, a CSV made unwritable meanwhile: nothing more can be kept
-        report(error, args.debug)
-        print(f"stopped: {ok} files finished; rerun with --resume once the output can be written", file=sys.stderr)
+        report(error, args.debug, f"; study stopped after {ok} files, rerun with --resume once it can be written")
         return EXIT_BAD_INPUT
     except EchoInputError as error:  # e.g. the dask scheduler cannot be reached: nothing can run
         report(error, args.debug)

@@ -97,7 +97,14 @@ def configure_logging(args) -> None:
     # on a damaged frame before one succeeds or we report the file in one line: only when asked for.
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.WARNING if args.verbose or args.debug else logging.ERROR)
-    logging.getLogger("pydicom").setLevel(logging.DEBUG if args.debug else logging.CRITICAL)
+    # pydicom sets its logger's level when it is imported, after this: a filter on our handler holds.
+    if not args.debug:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_not_pydicom)
+
+
+def _not_pydicom(record: logging.LogRecord) -> bool:
+    return record.name != "pydicom" and not record.name.startswith("pydicom.")
 
 
 @dataclass
@@ -192,10 +199,10 @@ def describe(error: BaseException) -> str:
     return str(error) if isinstance(error, EchoInputError) else one_line(f"{type(error).__name__}: {error}")
 
 
-def report(error: BaseException, debug: bool) -> None:
-    """One line on stderr (the traceback too with --debug)."""
+def report(error: BaseException, debug: bool, then: str = "") -> None:
+    """One line on stderr, ``then`` added to it (the traceback too with --debug)."""
     if debug:
         import traceback
 
         traceback.print_exception(error)
-    print(f"error: {describe(error)}", file=sys.stderr)
+    print(f"error: {describe(error)}{then}", file=sys.stderr)
