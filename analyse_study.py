@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from mmode import forkserver_pool
+from mmode.cli import MAX_WORKERS, in_range, parse_checked
 
 AGGREGATES = ("mean", "median")  # mmode.study.AGGREGATES, whose import (pandas, scipy) takes 3 s
 
@@ -36,14 +37,11 @@ def parse_args(argv=None):
                         help="per-mouse value from its beats (default mean, as published)")
     parser.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
                         help="write the plots (default; --no-plots for the tables and report only)")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+    parser.add_argument("--workers", type=in_range(int, 1, MAX_WORKERS), default=min(2, os.cpu_count() or 1),
                         help="processes that draw the plots (default: 2, or 1 on one core)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the notes too")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    args = parser.parse_args(argv)
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
-    return args
+    return parse_checked(parser, argv)
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, configure_logging, default_csv_name,
-                       ensure_writable, exit_now, load_models, measure_loaded, no_good_beats, report, warn)
+                       ensure_writable, exit_now, load_models, measure_loaded, no_good_beats, parse_checked, report,
+                       warn)
 from mmode.errors import EchoInputError
 from mmode.outputs import GRAPH_FILES, check_distinct, remove_leftovers
 from mmode.results import check_csv, columns_for, file_cell, replace_rows, rows_for, sources_path
@@ -30,7 +31,7 @@ def parse_args(argv=None):
     parser.add_argument("-o", "--output", type=Path, default=Path("."), help="output folder (default: .)")
     parser.add_argument("-f", "--writefile", type=Path, help="CSV to add the rows to (default: in the output folder)")
     add_common_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parse_checked(parser, argv)
     if args.mass is None:
         parser.error("the following arguments are required: -m/--mass")
     return args

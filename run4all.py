@@ -22,7 +22,8 @@ from pathlib import Path
 from mmode.tables import read_table
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, add_common_arguments,
                        analyse_and_write, configure_logging, default_csv_name, describe, ensure_writable, exit_now,
-                       in_range, load_models, measure_loaded, no_good_beats, report, scheduler_address, warn)
+                       in_range, load_models, measure_loaded, no_good_beats, parse_checked, report, scheduler_address,
+                       warn)
 from mmode.errors import BadMassError, EchoInputError, NameClashError, OutputError, TableError, one_line, shown
 from mmode.outputs import folder_names, remove_leftovers, written_atomically
 from mmode.sidecar import Sidecar, remove_orphaned_folders
@@ -235,7 +236,7 @@ def parse_args(argv=None):
     parser.add_argument("--metadata", type=Path, metavar="CSV",
                         help="then compare the study's mice into OUTPUT/statistics/ (see analyse_study.py); "
                              "one row per recording: file, mouse_id, sex, genotype, body_mass_g")
-    args = parser.parse_args(argv)
+    args = parse_checked(parser, argv)
     if args.mass is None and args.mass_table is None:
         parser.error("give -m/--mass, --mass-table, or both")
     if args.metadata is not None and args.write != "all":

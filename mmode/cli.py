@@ -66,6 +66,16 @@ class GraphsAction(argparse.Action):
             parser.error(f"-g/--graphs expects True or False, not {values!r}")
 
 
+def parse_checked(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, closing a gap of argparse before Python 3.12: ``--opt=--`` stores an
+    empty list that no ``type`` has seen (``--threshold=--`` would be ``[]``); that is a usage error too."""
+    args = parser.parse_args(argv)
+    for action in parser._actions:
+        if action.nargs in (None, "?") and isinstance(getattr(args, action.dest, None), list):
+            parser.error(f"argument {'/'.join(action.option_strings)}: expected one value")
+    return args
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments both end-to-end scripts take, with the same defaults."""
     parser.add_argument("-m", "--mass", type=str, help="body mass of the mouse in grams")

@@ -200,9 +200,8 @@ def read_frames(path) -> Frames:
         raise NotDicomError(path, "not a DICOM file (no DICM preamble)") from None
     except Exception as exc:
         raise CorruptFileError(path, f"damaged DICOM file ({type(exc).__name__}: {exc})") from None
-    truncated = _truncation(ds, caught)
     try:
-        return _frames_of(ds, path, truncated)
+        return _frames_of(ds, path, _truncation(ds, caught))
     except EchoInputError:
         raise
     except Exception as exc:  # pydicom parses lazily: a damaged element fails where it is first used

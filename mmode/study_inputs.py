@@ -20,13 +20,17 @@ input cannot be used, a note in the line's report when only some mice or recordi
 from __future__ import annotations
 
 import difflib
+import io
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mmode.beats import teichholz_ul
+from mmode.errors import TableError
 from mmode.study import CONTROL, MANUAL, MOUSE_COLUMNS, MUTANT, PARAMETERS, StudyInputError, StudyLine
+from mmode.tables import read_text
 
 MERGED_SUFFIX = "_data_filtered_plus_functional_parameter_plus_manual_measurements.csv"
 LABELED_SUFFIX = "_output_labeled.csv"
@@ -52,12 +56,19 @@ MAX_NAMES_IN_NOTE = 5
 
 
 def read_table(path: Path, **options) -> pd.DataFrame:
-    """A CSV file (``.gz`` too) with stripped column names; unreadable files raise StudyInputError."""
+    """A CSV file (``.gz`` too) with stripped column names; unreadable files raise StudyInputError.
+
+    The text is UTF-8, with Excel's byte-order mark or without, or else Latin-1 (mmode.tables.read_text).
+    """
+    if not os.path.lexists(path):
+        raise StudyInputError(path, "no such file")
     try:
-        table = pd.read_csv(path, **options)
-    except FileNotFoundError:
-        raise StudyInputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        text = read_text(path)
+    except TableError as error:
+        raise StudyInputError(path, error.problem) from None
+    try:
+        table = pd.read_csv(io.StringIO(text), **options)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise StudyInputError(path, f"cannot read as CSV ({str(exc).splitlines()[0] if str(exc) else exc})") from None
     table.columns = [str(c).strip() for c in table.columns]
     return table

@@ -307,6 +307,21 @@ def test_option_out_of_range_is_a_usage_error(option, value, capsys):
     assert "Traceback" not in "\n".join(err)
 
 
+@pytest.mark.parametrize("option", ["--threshold=--", "--dpi=--", "--scheduler=--", "--output=--"])
+def test_option_given_only_a_double_dash_is_a_usage_error(option, capsys):
+    with pytest.raises(SystemExit) as info:
+        run4all.parse_args(["-i", "x", "-m", "25", option])
+    assert info.value.code == 2 and "expected one value" in capsys.readouterr().err
+
+
+def test_analyse_study_workers_are_checked_by_argparse(capsys):
+    import analyse_study
+
+    with pytest.raises(SystemExit):
+        analyse_study.parse_args(["in.csv", "-o", "out", "--workers", "0"])
+    assert "argument --workers: 0 is outside 1-256" in capsys.readouterr().err
+
+
 def test_options_in_range_are_taken():
     args = run4all.parse_args(["-i", "x", "-m", "25", "--threshold", "1", "--dpi", "1200", "--workers", "2",
                                "--scheduler", "tcp://10.0.0.1:8786"])
@@ -374,6 +389,16 @@ def test_mass_table_from_excel_or_latin1(tmp_path, encoding):
     table.write_bytes("file,mass\nsouris_été.dcm,22.5\nm2,31\n".encode(encoding))
     masses = run4all.read_mass_table(table)
     assert masses["souris_été.dcm"] == "22.5" and masses["m2"] == "31" and masses["souris_été"] == "22.5"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "latin-1"])
+def test_study_metadata_from_excel_or_latin1(tmp_path, encoding):
+    from mmode.study_inputs import read_table
+
+    path = tmp_path / "mice.csv"
+    path.write_bytes("file,mouse_id,sex,genotype,body_mass_g\nsouris_été.dcm,M1,f,wt,22.5\n".encode(encoding))
+    table = read_table(path, dtype=str)
+    assert list(table.columns)[0] == "file" and table["file"][0] == "souris_été.dcm"
 
 
 @pytest.mark.parametrize("content, message", [
