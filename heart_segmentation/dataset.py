@@ -21,31 +21,39 @@ def read_labels(path) -> np.ndarray:
 
 
 class SegmentationDataset(Dataset):
-    """All windows held in memory at network size: image (1, rows, cols) in 0-1, labels (1, rows, cols) int64.
+    """All windows held in memory: image (1, rows, cols) in 0-1, labels (1, rows, cols) int64 at network size.
 
     ``size`` is an int (square) or (rows, columns). Labels are resized with nearest neighbour.
+    With ``aspect`` below 1 (QuickNatConfig.window_aspect), each item is a piece of its window
+    ``aspect`` times as wide as the window is high, resized to ``size``: a random piece each
+    time when ``random_piece``, else the middle one.
     """
 
-    def __init__(self, root, size, names=None, transform=None):
+    def __init__(self, root, size, names=None, transform=None, aspect: float = 1.0, random_piece: bool = False):
         root = Path(root)
         self.names = sorted(p.name for p in (root / "img").glob("*.png")) if names is None else list(names)
         if not self.names:
             raise FileNotFoundError(f"{root}: no windows in img/")
         self.transform = transform
-        shape = (size, size) if isinstance(size, int) else tuple(size)
+        self.random_piece = random_piece
+        rows, self.columns = (size, size) if isinstance(size, int) else tuple(size)
+        shape = (rows, max(self.columns, int(round(self.columns / aspect))))  # the whole window
         images, labels = [], []
         for name in self.names:
             image = np.asarray(Image.open(root / "img" / name).convert("L"), dtype=np.float32)
             images.append(to_network_batch(image[None], shape)[0])
             mask = torch.from_numpy(read_labels(root / "mask" / name).astype(np.float32))
-            labels.append(F.interpolate(mask[None, None], size=shape, mode="nearest")[0].long())
+            labels.append(F.interpolate(mask[None, None], size=shape, mode="nearest")[0].to(torch.uint8))
         self.images, self.labels = torch.stack(images), torch.stack(labels)
 
     def __len__(self):
         return len(self.names)
 
     def __getitem__(self, index):
-        image, labels = self.images[index], self.labels[index]
+        spare = self.images.shape[-1] - self.columns
+        first = int(torch.randint(spare + 1, ())) if self.random_piece else spare // 2
+        image = self.images[index, ..., first:first + self.columns]
+        labels = self.labels[index, ..., first:first + self.columns].long()
         if self.transform is not None:
             from mmode.augment import as_pair
 

@@ -83,27 +83,33 @@ def window_log_probs(net: QuickNat, window: np.ndarray, device="cpu") -> np.ndar
 def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     """The four LV borders (4, width) of a stitched grey image (rows, width): mmode.borders.
 
-    Square windows of side ``rows`` are segmented one by one; each window's borders are
-    traced at the network's column resolution and interpolated to the image's columns.
-    Where the right-aligned last window overlaps the one before, their borders are
-    cross-faded, so that no seam shows.
+    Windows as tall as the image and ``rows * window_aspect`` columns wide (the network's
+    config) are segmented one by one; each window's borders are traced at the network's
+    column resolution and interpolated to the image's columns. Where the right-aligned
+    last window overlaps the one before, their borders are cross-faded, so that no seam shows.
     """
     rows, width = image.shape
-    if width < rows:  # shorter than one window: pad with black on the right
-        image = np.pad(image, ((0, 0), (0, rows - width)))
+    side = window_columns(net.config, rows)
+    if width < side:  # shorter than one window: pad with black on the right
+        image = np.pad(image, ((0, 0), (0, side - width)))
     borders = np.full((4, image.shape[1]), np.nan)
     done = 0  # columns filled so far
-    for start in tile_starts(image.shape[1], rows):  # the last window is right-aligned
-        coarse = trace_borders(window_log_probs(net, image[:, start:start + rows], device))
-        centres = (np.arange(coarse.shape[1]) + 0.5) * rows / coarse.shape[1] - 0.5
-        fine = np.stack([np.interp(np.arange(rows), centres, b) for b in coarse])
+    for start in tile_starts(image.shape[1], side):  # the last window is right-aligned
+        coarse = trace_borders(window_log_probs(net, image[:, start:start + side], device))
+        centres = (np.arange(coarse.shape[1]) + 0.5) * side / coarse.shape[1] - 0.5
+        fine = np.stack([np.interp(np.arange(side), centres, b) for b in coarse])
         overlap = done - start
         if overlap > 0:
             fade = np.linspace(1.0, 0.0, overlap)
             borders[:, start:done] = fade * borders[:, start:done] + (1 - fade) * fine[:, :overlap]
-        borders[:, done:start + rows] = fine[:, max(overlap, 0):]
-        done = start + rows
+        borders[:, done:start + side] = fine[:, max(overlap, 0):]
+        done = start + side
     return borders[:, :width]
+
+
+def window_columns(cfg: QuickNatConfig, rows: int) -> int:
+    """Columns of one segmentation window of an image ``rows`` high."""
+    return max(1, int(round(rows * cfg.window_aspect)))
 
 
 def segment_image(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:

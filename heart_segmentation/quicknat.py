@@ -33,6 +33,10 @@ class QuickNatConfig:
     input_px: int = 256  # windows are resized to input_px rows ...
     input_width_px: int | None = None  # ... by this many columns (None: square)
     input_scale: float = 1 / 255  # grey 0-255 times this is what the network sees
+    # Columns of a window as a fraction of its rows (the image's height): 1 for the published
+    # square windows; below 1, narrower windows stretched in time to the same input, so that
+    # a fast border (the tip of end-diastole) spans more of the network's columns.
+    window_aspect: float = 1.0
 
     @property
     def input_shape(self) -> tuple[int, int]:

@@ -6,7 +6,9 @@ Usage::
     python -m heart_segmentation.test -d recording.dcm -o plots/   # LVID and volume over time
 
 Windows are compared at their own size: the network's logits are resized back
-to the window, as the pipeline does.
+to the window, as the pipeline does. A network with narrower windows than the
+test set's (``window_aspect`` below 1) is tested on each window's side-by-side
+pieces of its own width.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from heart_segmentation.dataset import read_labels
-from heart_segmentation.predict import DEFAULT_CHECKPOINT, load_checkpoint, window_logits
+from heart_segmentation.predict import DEFAULT_CHECKPOINT, load_checkpoint, window_columns, window_logits
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from mmode.metrics import dice
 from mmode.nets import to_network_batch
@@ -61,6 +63,15 @@ def read_set(root: Path):
     return images, np.stack([read_labels(root / "mask" / n) for n in names])
 
 
+def pieces(images: np.ndarray, labels: np.ndarray, columns: int):
+    """Windows cut side by side into pieces ``columns`` wide (a remainder narrower than that is left out)."""
+    n = images.shape[2] // columns
+    if n <= 1:
+        return images, labels
+    cut = lambda a: np.concatenate([a[:, :, k * columns:(k + 1) * columns] for k in range(n)])
+    return cut(images), cut(labels)
+
+
 def plot_recording(net, path: Path, output: Path) -> Path:
     from heart_segmentation.predict import image_borders
     from mmode.beats import teichholz_ul
@@ -89,6 +100,7 @@ def main(argv=None) -> int:
         print(f"wrote {plot_recording(net, args.data, args.output)}")
         return 0
     images, labels = read_set(args.data)
+    images, labels = pieces(images, labels, window_columns(net.config, images.shape[1]))
     metrics = evaluate_windows(net, images, labels == CAVITY)
     walls = ""
     if net.config.num_class > 1 and (labels == ANTERIOR_WALL).any():
