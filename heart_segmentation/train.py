@@ -5,17 +5,25 @@ Usage::
     python -m heart_segmentation.train -d DATA_ROOT -e 6 -b 16 -p 128 --filters 16 -o heart_segmentation/checkpoints
 
 Four classes (background, anterior wall, cavity, posterior wall; see
-create_dataset) with cross-entropy, or ``--classes 1`` for the published
+create_dataset) with cross-entropy weighted up on the borders between classes, or ``--classes 1`` for the published
 one-class cavity network with BCE on the logits. Cavity Dice and MSE and the
 walls' Dice are tracked on a seeded validation split; one metrics CSV row per
 epoch. The best epoch by validation Dice (cavity and walls) is saved as
 ``heart-seg-net.pt`` (the original's keys plus ``config``), the last as
 ``heart-seg-net-last.pt`` with the optimizer state for ``-f``.
+
+``-f`` continues a run (same network, optimizer state, epoch count); ``--init``
+starts a new run from another checkpoint's weights (ours or the published
+file), which is how to fine-tune: the input size may change (``-p``,
+``--width``: the convolutions do not depend on it), a classifier layer of
+another class count starts afresh, and ``--freeze-encoder`` keeps the encoder
+and bottleneck as they are.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -31,6 +39,12 @@ from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from mmode.nets import load_file
 
+DEFAULT_SIZE = 256
+# QuickNAT's weighting of the cross-entropy: pixels on a border between classes count this much
+# more, so that the borders (what the diameters are measured between) are placed exactly.
+EDGE_WEIGHT = 5.0
+FROZEN_WITH_ENCODER = ("encode1", "encode2", "encode3", "encode4", "bottleneck")
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +56,17 @@ def class_dice(pred: torch.Tensor, labels: torch.Tensor, cls: int) -> torch.Tens
     return torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(inter))
 
 
+def class_edges(labels: torch.Tensor) -> torch.Tensor:
+    """(batch, rows, cols) float: 1 on pixels next to a pixel of another class (up, down, left, right)."""
+    edges = torch.zeros_like(labels, dtype=torch.bool)
+    down, right = labels[:, 1:] != labels[:, :-1], labels[:, :, 1:] != labels[:, :, :-1]
+    edges[:, 1:] |= down
+    edges[:, :-1] |= down
+    edges[:, :, 1:] |= right
+    edges[:, :, :-1] |= right
+    return edges.float()
+
+
 def loss_and_prediction(logits: torch.Tensor, labels: torch.Tensor):
     """(loss, predicted classes (batch, rows, cols), cavity probability) for one or four classes."""
     labels = labels[:, 0]
@@ -50,7 +75,8 @@ def loss_and_prediction(logits: torch.Tensor, labels: torch.Tensor):
         loss = F.binary_cross_entropy_with_logits(logits[:, 0], target)
         prob = torch.sigmoid(logits[:, 0])
         return loss, torch.where(prob > 0.5, CAVITY, 0), prob
-    loss = F.cross_entropy(logits, labels)
+    weight = 1.0 + EDGE_WEIGHT * class_edges(labels)
+    loss = (F.cross_entropy(logits, labels, reduction="none") * weight).sum() / weight.sum()
     prob = torch.softmax(logits, dim=1)
     return loss, prob.argmax(dim=1), prob[:, CAVITY]
 
@@ -61,6 +87,9 @@ def run_epoch(net, loader, optimizer=None, device="cpu") -> dict:
     Returns the mean loss, the cavity's Dice and MSE, and the mean Dice of the two walls.
     """
     net.train(optimizer is not None)
+    for block in net.children():  # frozen blocks (--freeze-encoder) keep their batch-norm statistics too
+        if not any(p.requires_grad for p in block.parameters()):
+            block.eval()
     totals = {"loss": 0.0, "dice": 0.0, "mse": 0.0, "wall_dice": 0.0}
     n = 0
     with torch.set_grad_enabled(optimizer is not None):
@@ -101,18 +130,47 @@ def save(path: Path, net, optimizer, epoch: int, metrics: dict, best: dict, with
     tmp.replace(path)
 
 
+def initialised(path: Path, args) -> QuickNat:
+    """A new network with the weights of checkpoint ``path``, at the input size asked for."""
+    from heart_segmentation.predict import PUBLISHED_CONFIG
+
+    source = load_file(path)
+    base = QuickNatConfig(**source["config"]) if "config" in source else PUBLISHED_CONFIG
+    cfg = dataclasses.replace(base, num_class=args.classes, input_px=args.size or base.input_px,
+                              input_width_px=args.width or (base.input_width_px if not args.size else None),
+                              window_aspect=args.aspect or base.window_aspect)
+    net = QuickNat(cfg)
+    own = net.state_dict()
+    fitting = {k: v for k, v in source["net_state_dict"].items() if k in own and own[k].shape == v.shape}
+    fresh = sorted(set(own) - set(fitting))
+    net.load_state_dict(fitting, strict=False)
+    if fresh:
+        log.info("%s: %d tensors start afresh (%s)", path, len(fresh), ", ".join(fresh))
+    if args.freeze_encoder:
+        for name, param in net.named_parameters():
+            param.requires_grad = not name.startswith(FROZEN_WITH_ENCODER)
+    log.info("initialised from %s: input %s, %d classes", path, cfg.input_shape, cfg.num_class)
+    return net
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Train the QuickNAT cavity segmenter.")
     parser.add_argument("-d", "--data", type=Path, required=True, help="root with img/ and mask/")
     parser.add_argument("-e", "--epochs", type=int, default=1)
     parser.add_argument("-b", "--batch", type=int, default=1)
-    parser.add_argument("-p", "--size", type=int, default=256, help="network input size (px)")
+    parser.add_argument("-p", "--size", type=int, help=f"network input rows (px; default {DEFAULT_SIZE}, or the "
+                        "--init checkpoint's)")
     parser.add_argument("-l", "--lr", type=float, default=0.001)
     parser.add_argument("-f", "--from-checkpoint", type=Path, help="checkpoint to continue from")
+    parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning)")
+    parser.add_argument("--freeze-encoder", action="store_true", help="with --init: train the decoder only")
     parser.add_argument("-v", "--val", type=float, default=20, help="validation percent")
     parser.add_argument("-o", "--output", type=Path, default=Path("checkpoints"))
     parser.add_argument("--filters", type=int, default=64, help="QuickNAT width (published: 64)")
-    parser.add_argument("--width", type=int, help="network input columns (default: = -p, square)")
+    parser.add_argument("--width", type=int, help="network input columns (default: = -p, square; or the "
+                        "--init checkpoint's)")
+    parser.add_argument("--aspect", type=float, help="window columns per image row (default 1, square, "
+                        "or the --init checkpoint's; 0.5: half as wide, twice the time resolution)")
     parser.add_argument("--classes", type=int, choices=(1, 4), default=4,
                         help="4: background, both walls and cavity; 1: the cavity alone (published layout)")
     parser.add_argument("--seed", type=int, default=0)
@@ -124,11 +182,14 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    cfg = QuickNatConfig(num_class=args.classes, num_filters=args.filters, input_px=args.size,
-                         input_width_px=args.width)
+    if args.init:
+        net = initialised(args.init, args)
+    else:
+        net = QuickNat(QuickNatConfig(num_class=args.classes, num_filters=args.filters,
+                                      input_px=args.size or DEFAULT_SIZE, input_width_px=args.width,
+                                      window_aspect=args.aspect or 1.0))
     start_epoch = 0
-    net = QuickNat(cfg)
-    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr)
     if args.from_checkpoint:
         checkpoint = load_file(args.from_checkpoint)
         if "config" in checkpoint:
@@ -142,11 +203,12 @@ def main(argv=None) -> int:
 
     from mmode.augment import segmentation_transform
 
-    full = SegmentationDataset(args.data, net.config.input_shape)
+    aspect = net.config.window_aspect
+    full = SegmentationDataset(args.data, net.config.input_shape, aspect=aspect)
     order = np.random.default_rng(args.seed).permutation(len(full))
     n_val = int(round(len(full) * args.val / 100))
     train_set = SegmentationDataset(args.data, net.config.input_shape, [full.names[i] for i in order[n_val:]],
-                                    transform=segmentation_transform())
+                                    transform=segmentation_transform(), aspect=aspect, random_piece=True)
     val_set = Subset(full, order[:n_val].tolist())
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=generator)
