@@ -70,10 +70,15 @@ class Analysis:
 
 
 def gate_beats(beats: list[Beat], scores_per_column: np.ndarray, threshold: float) -> list[Beat]:
-    """Give each beat the lower quality score at its end-diastole and end-systole; good if it passes."""
+    """Give each beat the lowest quality score of its whole cycle; good if it passes.
+
+    The original kept an event when its own column was good; but a beat's heart rate
+    runs to the next end-diastole, and a bad stretch anywhere in the cycle can hide a
+    missed end-diastole or move the borders it was measured between.
+    """
     gated = []
     for beat in beats:
-        quality = float(min(scores_per_column[beat.ed_index], scores_per_column[beat.es_index]))
+        quality = float(scores_per_column[beat.ed_index:beat.next_ed_index + 1].min())
         gated.append(dataclasses.replace(beat, quality=quality, good=quality >= threshold))
     return gated
 

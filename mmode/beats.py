@@ -58,7 +58,7 @@ class Beat:
     lvid_d_mm: float
     lvid_s_mm: float
     heart_rate_bpm: float
-    quality: float = float("nan")  # classifier score at the beat (lowest of ED and ES windows)
+    quality: float = float("nan")  # lowest classifier score from end-diastole to the next one
     good: bool = True
     lvaw_d_mm: float = float("nan")  # wall thicknesses at the same end-diastole and end-systole;
     lvaw_s_mm: float = float("nan")  # NaN when the segmenter has no wall classes
