@@ -101,3 +101,8 @@ class ImplausibleRecordingError(EchoInputError):
 
 class TableError(EchoInputError):
     """A CSV file we read (a mass table, an earlier run's output) cannot be decoded or has ragged rows."""
+
+
+class AnnotationError(EchoInputError):
+    """A training annotation (quality intervals, border traces, a labelme file) is unreadable or
+    inconsistent with its recording."""

@@ -22,6 +22,27 @@ class Recording:
         return self.image.shape[1] * self.calibration.seconds_per_px
 
 
+def find_recordings(folder) -> list[Path]:
+    """The recordings of a folder as ``run4all.py`` picks them, sorted: every ``*.dcm`` file (any case) and
+    every regular file without extension that starts like a DICOM file; hidden names and folders left out."""
+    from pydicom.misc import is_dicom
+
+    found = []
+    for path in Path(folder).iterdir():
+        if path.name.startswith(".") or path.is_dir():
+            continue
+        if path.suffix.lower() == ".dcm" or (not path.suffix and path.is_file() and _starts_like_dicom(path, is_dicom)):
+            found.append(path)
+    return sorted(found)
+
+
+def _starts_like_dicom(path: Path, is_dicom) -> bool:
+    try:
+        return is_dicom(path)
+    except OSError:
+        return False
+
+
 def load_recording(path) -> Recording:
     """Read ``path`` and stitch its M-mode frames (see mmode.dicom_io, mmode.stitch)."""
     frames = read_frames(path)

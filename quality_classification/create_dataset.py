@@ -2,21 +2,23 @@
 
 Usage::
 
-    python -m quality_classification.create_dataset -i DICOM_DIR -o DATA_ROOT -a annotations.csv
+    python -m quality_classification.create_dataset -i DICOM_DIR -o DATA_ROOT -a quality_annotations.csv
 
-The annotations CSV has the original's columns Recording, Good-Start, Good-End,
-Bad-Start, Bad-End (seconds; several intervals in one cell separated by
-spaces). Windows are square, slide by 100 columns and are centred on the
-cavity (from the border traces ``NAME.borders.csv`` beside the DICOM when
-present, otherwise from the segmentation network). Their side cycles through
-the body-mass crop ratios, so the classifier sees every window size the
-pipeline uses. Writes DATA_ROOT/pngs/{good,bad}/*.png and
-DATA_ROOT/npys/{good,bad}/*.npy.
+The recordings are those ``run4all.py`` reads (``*.dcm`` and DICOM files without extension). The
+annotations CSV has the original's columns Recording, Good-Start, Good-End, Bad-Start, Bad-End (seconds;
+several intervals in one cell separated by spaces; see ``mmode.quality_annotations`` and
+``examples/quality_annotations.csv``). Windows are square, slide by 100 columns and are centred on the
+cavity of the border traces ``NAME.borders.csv`` beside the DICOM; a recording without traces is
+refused unless ``--centre-with-network`` lets the shipped segmentation network find its cavity. The
+window side cycles through the body-mass crop ratios, so the classifier sees every window size the
+pipeline uses. Writes DATA_ROOT/pngs/{good,bad}/*.png and DATA_ROOT/npys/{good,bad}/*.npy.
+
+A wrong annotation file, a folder without recordings or a dataset without a window is one line on
+stderr and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 from pathlib import Path
 
@@ -24,7 +26,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from mmode.annotations import borders_path, cavity_mask, read_borders
+from mmode.annotations import borders_path, cavity_mask
+from mmode.cli import EXIT_OK, warn
+from mmode.dataset_inputs import annotations_for, checked_annotation, recording_borders, recordings_in, run_builder
+from mmode.errors import AnnotationError
+from mmode.quality_annotations import covered, recording_key
 from mmode.recording import load_recording
 from mmode.windows import CROP_RATIOS, vertical_start
 
@@ -34,32 +40,24 @@ STRIDE_PX = 100
 MIN_BAD_FRACTION = 0.5  # a window at least this much inside bad intervals is "bad"
 
 
-def read_annotations(path: Path) -> dict[str, tuple[list, list]]:
-    """Recording name -> (good intervals, bad intervals), each a list of (start_s, end_s)."""
-    def intervals(starts: str, ends: str):
-        lo, hi = [float(v) for v in starts.split()], [float(v) for v in ends.split()]
-        if len(lo) != len(hi):
-            raise ValueError(f"{path}: {len(lo)} interval starts but {len(hi)} ends")
-        return list(zip(lo, hi))
+def recording_cavity(recording, centre_with_network: bool = False) -> np.ndarray:
+    """The cavity mask (rows, width) of the border traces beside the recording, else of the segmentation
+    network when ``centre_with_network``.
 
-    with open(path, newline="") as fh:
-        return {Path(row["Recording"]).stem: (intervals(row["Good-Start"], row["Good-End"]),
-                                              intervals(row["Bad-Start"], row["Bad-End"]))
-                for row in csv.DictReader(fh)}
-
-
-def covered(lo: float, hi: float, intervals) -> float:
-    """Fraction of [lo, hi) covered by ``intervals``."""
-    return sum(max(0.0, min(hi, b) - max(lo, a)) for a, b in intervals) / (hi - lo)
-
-
-def recording_cavity(recording, dicom_path: Path) -> np.ndarray:
-    """The cavity mask from the border traces beside the DICOM, else from the segmentation network."""
-    borders_file = borders_path(dicom_path)
-    if borders_file.exists():
-        return cavity_mask(read_borders(borders_file)[:, :recording.image.shape[1]], recording.image.shape[0])
+    Raises
+    ------
+    AnnotationError
+        The recording has no border traces and ``centre_with_network`` is false.
+    """
+    borders = recording_borders(recording)
+    if borders is not None:
+        return cavity_mask(borders, recording.image.shape[0])
+    if not centre_with_network:
+        raise AnnotationError(borders_path(recording.path), "no border traces to centre the quality windows on "
+                              "the cavity: trace them (python -m mmode.labelme_io) or pass --centre-with-network")
     from heart_segmentation import load_checkpoint, segment_image
 
+    log.info("%s: no border traces; windows centred on the cavity the segmentation network finds", recording.path)
     return segment_image(load_checkpoint(), recording.image)
 
 
@@ -68,7 +66,7 @@ def label(lo_s: float, hi_s: float, good, bad) -> str | None:
         return "good"
     if covered(lo_s, hi_s, bad) >= MIN_BAD_FRACTION:
         return "bad"
-    return None  # ambiguous: partly bad
+    return None  # ambiguous: partly bad, or not annotated
 
 
 def cut_windows(recording, mask, good, bad, stride=STRIDE_PX):
@@ -86,33 +84,53 @@ def cut_windows(recording, mask, good, bad, stride=STRIDE_PX):
         yield which, start, recording.image[top:top + side, start:start + side]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Build the quality-classification dataset.")
-    parser.add_argument("-i", "--input", type=Path, required=True, help="folder of DICOM files")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="dataset root")
-    parser.add_argument("-a", "--annotations", type=Path, required=True, help="quality annotations CSV")
-    parser.add_argument("--stride", type=int, default=STRIDE_PX, help="columns between windows")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    annotations = read_annotations(args.annotations)
+def build(args) -> int:
+    recordings = recordings_in(args.input)
+    annotations = annotations_for(args.annotations, recordings)
     for fmt in ("pngs", "npys"):
         for which in ("good", "bad"):
             (args.output / fmt / which).mkdir(parents=True, exist_ok=True)
     counts = {"good": 0, "bad": 0}
-    for path in tqdm(sorted(args.input.glob("*.dcm")), desc="recordings"):
-        if path.stem not in annotations:
-            log.warning("%s: no quality annotation, skipped", path)
+    for path in tqdm(recordings, desc="recordings"):
+        annotation = annotations.get(recording_key(path.name))
+        if annotation is None:
+            warn(path, f"no row in {args.annotations}; skipped")
             continue
         recording = load_recording(path)
-        mask = recording_cavity(recording, path)
-        for which, start, window in cut_windows(recording, mask, *annotations[path.stem], args.stride):
+        checked_annotation(annotation, recording, args.annotations)
+        mask = recording_cavity(recording, args.centre_with_network)
+        for which, start, window in cut_windows(recording, mask, annotation.good_s, annotation.bad_s, args.stride):
             name = f"{path.stem}_{start:05d}"
             Image.fromarray(np.clip(np.rint(window), 0, 255).astype(np.uint8)).save(
                 args.output / "pngs" / which / f"{name}.png")
             np.save(args.output / "npys" / which / f"{name}.npy", window.astype(np.float32))
             counts[which] += 1
+    if not any(counts.values()):
+        raise AnnotationError(args.annotations, f"no window for the dataset: no window of {len(annotations)} "
+                              "annotated recording(s) lies wholly inside a good interval or half inside a bad one "
+                              "(windows are 0.5-1 image heights wide)")
+    for which, other in (("good", "bad"), ("bad", "good")):
+        if not counts[which]:
+            warn(args.output, f"only {other} windows: a classifier cannot learn {which} ones from this set")
     log.info("wrote %d good and %d bad windows to %s", counts["good"], counts["bad"], args.output)
-    return 0
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Build the quality-classification dataset.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("-i", "--input", type=Path, required=True, help="folder of DICOM recordings")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="dataset root")
+    parser.add_argument("-a", "--annotations", type=Path, required=True, help="quality annotations CSV")
+    parser.add_argument("--stride", type=int, default=STRIDE_PX, help="columns between windows")
+    parser.add_argument("--centre-with-network", action="store_true",
+                        help="centre the windows of recordings without border traces on the cavity the shipped "
+                             "segmentation network finds (without it, such recordings are refused)")
+    args = parser.parse_args(argv)
+    if args.stride < 1:
+        parser.error("--stride must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return run_builder(build, args)
 
 
 if __name__ == "__main__":
