@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from mmode.annotations import CAVITY
 from mmode.nets import to_network_batch
+from mmode.training_runs import DatasetError
 
 
 def read_labels(path) -> np.ndarray:
@@ -33,7 +34,7 @@ class SegmentationDataset(Dataset):
         root = Path(root)
         self.names = sorted(p.name for p in (root / "img").glob("*.png")) if names is None else list(names)
         if not self.names:
-            raise FileNotFoundError(f"{root}: no windows in img/")
+            raise DatasetError(root, "no windows (img/*.png): build them with heart_segmentation.create_dataset")
         self.transform = transform
         self.random_piece = random_piece
         rows, self.columns = (size, size) if isinstance(size, int) else tuple(size)

@@ -2,13 +2,16 @@
 
 Usage::
 
-    python -m heart_segmentation.train -d DATA_ROOT -e 6 -b 16 -p 128 --filters 16 -o heart_segmentation/checkpoints
+    python -m heart_segmentation.train -d DATA_ROOT -e 6 -b 16 -p 128 --filters 16 [-o RUN_FOLDER]
 
 Four classes (background, anterior wall, cavity, posterior wall; see
-create_dataset) with cross-entropy weighted up on the borders between classes, or ``--classes 1`` for the published
-one-class cavity network with BCE on the logits. Cavity Dice and MSE and the
-walls' Dice are tracked on a seeded validation split; one metrics CSV row per
-epoch. The best epoch by validation Dice (cavity and walls) is saved as
+create_dataset) with cross-entropy weighted up on the borders between classes,
+or ``--classes 1`` for the published one-class cavity network with BCE on the
+logits. Cavity Dice and MSE and the walls' Dice are tracked on a seeded
+validation split of whole recordings, and with ``--val-recordings`` the per-beat
+LVID error (heart_segmentation.validate); one metrics CSV row per epoch, in a new
+run folder with the settings (mmode.training_runs). The best epoch (by per-beat
+LVID error, else by the validation Dice of cavity and walls) is saved as
 ``heart-seg-net.pt`` (the original's keys plus ``config``), the last as
 ``heart-seg-net-last.pt`` with the optimizer state for ``-f``.
 
@@ -37,7 +40,11 @@ from tqdm import tqdm
 from heart_segmentation.dataset import SegmentationDataset
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
+from heart_segmentation.validate import beat_lvid_errors, traced_recordings
 from mmode.nets import load_file
+from mmode.cli import in_range
+from mmode.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
+                                 split_by_recording, write_settings)
 
 DEFAULT_SIZE = 256
 # QuickNAT's weighting of the cross-entropy: pixels on a border between classes count this much
@@ -154,33 +161,43 @@ def initialised(path: Path, args) -> QuickNat:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Train the QuickNAT cavity segmenter.")
+    parser = argparse.ArgumentParser(description="Train the QuickNAT cavity segmenter.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("-d", "--data", type=Path, required=True, help="root with img/ and mask/")
-    parser.add_argument("-e", "--epochs", type=int, default=1)
-    parser.add_argument("-b", "--batch", type=int, default=1)
-    parser.add_argument("-p", "--size", type=int, help=f"network input rows (px; default {DEFAULT_SIZE}, or the "
-                        "--init checkpoint's)")
-    parser.add_argument("-l", "--lr", type=float, default=0.001)
+    add_run_arguments(parser)
+    parser.add_argument("-p", "--size", type=multiple_of(16, 16, 1024),
+                        help=f"network input rows, a multiple of 16 (default {DEFAULT_SIZE}, or the --init checkpoint's)")
     parser.add_argument("-f", "--from-checkpoint", type=Path, help="checkpoint to continue from")
     parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--freeze-encoder", action="store_true", help="with --init: train the decoder only")
-    parser.add_argument("-v", "--val", type=float, default=20, help="validation percent")
-    parser.add_argument("-o", "--output", type=Path, default=Path("checkpoints"))
-    parser.add_argument("--filters", type=int, default=64, help="QuickNAT width (published: 64)")
-    parser.add_argument("--width", type=int, help="network input columns (default: = -p, square; or the "
-                        "--init checkpoint's)")
-    parser.add_argument("--aspect", type=float, help="window columns per image row (default 1, square, "
-                        "or the --init checkpoint's; 0.5: half as wide, twice the time resolution)")
+    parser.add_argument("-v", "--val", type=in_range(float, 0, 50), default=20,
+                        help="validation percent (whole recordings)")
+    parser.add_argument("--val-recordings", type=Path,
+                        help="folder of DICOM files with border traces: per-beat LVID error each epoch, "
+                             "which then picks the best epoch")
+    parser.add_argument("--filters", type=in_range(int, 1, 512), default=64, help="QuickNAT width (published: 64)")
+    parser.add_argument("--width", type=multiple_of(16, 16, 4096),
+                        help="network input columns (default: = -p, square; or the --init checkpoint's)")
+    parser.add_argument("--aspect", type=in_range(float, 0.1, 1.0),
+                        help="window columns per image row (default 1, square, or the --init checkpoint's; "
+                             "0.5: half as wide, twice the time resolution)")
     parser.add_argument("--classes", type=int, choices=(1, 4), default=4,
                         help="4: background, both walls and cavity; 1: the cavity alone (published layout)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    return run_main(train, args)
+
+
+def train(args) -> int:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    recordings = []
+    if args.val_recordings:
+        recordings = traced_recordings(args.val_recordings)
+        if not recordings:
+            raise DatasetError(args.val_recordings, "no DICOM file (*.dcm) with border traces (NAME.borders.csv)")
 
     if args.init:
         net = initialised(args.init, args)
@@ -205,42 +222,52 @@ def main(argv=None) -> int:
 
     aspect = net.config.window_aspect
     full = SegmentationDataset(args.data, net.config.input_shape, aspect=aspect)
-    order = np.random.default_rng(args.seed).permutation(len(full))
-    n_val = int(round(len(full) * args.val / 100))
-    train_set = SegmentationDataset(args.data, net.config.input_shape, [full.names[i] for i in order[n_val:]],
+    if not (full.labels == CAVITY).any():
+        raise DatasetError(args.data, "no mask has any cavity (class 2, or 255 in a one-class mask)")
+    train_rows, val_rows = split_by_recording(full.names, args.val, args.seed)
+    train_set = SegmentationDataset(args.data, net.config.input_shape, [full.names[i] for i in train_rows],
                                     transform=segmentation_transform(), aspect=aspect, random_piece=True)
-    val_set = Subset(full, order[:n_val].tolist())
+    val_set = Subset(full, val_rows)
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=max(args.batch, 8))
     log.info("%d training and %d validation windows at %s px, %d filters",
              len(train_set), len(val_set), net.config.input_shape, net.config.num_filters)
 
-    args.output.mkdir(parents=True, exist_ok=True)
-    metrics_path = args.output / "seg_metrics.csv"
+    output = run_folder("seg", args.output, args.replace_shipped)
+    write_settings(output, args)
+    metrics_path = output / "seg_metrics.csv"
     new_file = not metrics_path.exists()
-    best = {"score": -1.0, "dice": -1.0, "mse": float("inf")}  # the original started best MSE at 0 and never saved
+    best = {"score": -float("inf"), "dice": -1.0, "mse": float("inf")}  # the original started best MSE at 0
     with open(metrics_path, "a", newline="") as fh:
         writer = csv.writer(fh)
         if new_file:
             writer.writerow(["epoch", "train_loss", "train_dice", "train_mse", "train_wall_dice",
-                             "val_loss", "val_dice", "val_mse", "val_wall_dice", "seconds"])
+                             "val_loss", "val_dice", "val_mse", "val_wall_dice",
+                             "val_lvid_d_mm", "val_lvid_s_mm", "val_beats_found", "seconds"])
         for epoch in range(start_epoch, start_epoch + args.epochs):
             started = time.time()
             train = run_epoch(net, train_loader, optimizer, device)
-            val = run_epoch(net, val_loader, None, device) if n_val else train
+            val = run_epoch(net, val_loader, None, device) if val_rows else train
+            beats = beat_lvid_errors(net, recordings, device) if recordings else {}
             writer.writerow([epoch, *(f"{m[k]:.5f}" for m in (train, val) for k in ("loss", "dice", "mse", "wall_dice")),
+                             *(f"{beats[k]:.4f}" if beats else "" for k in ("lvid_d_mm", "lvid_s_mm", "found")),
                              f"{time.time() - started:.1f}"])
             fh.flush()
             log.info("epoch %d: train loss %.4f dice %.4f | val loss %.4f dice %.4f walls %.4f mse %.5f (%.0f s)",
                      epoch, train["loss"], train["dice"], val["loss"], val["dice"], val["wall_dice"], val["mse"],
                      time.time() - started)
-            score = val["dice"] + (val["wall_dice"] if net.config.num_class > 1 else 0.0)
+            if beats:
+                log.info("epoch %d: per-beat LVID;d error %.3f mm, LVID;s %.3f mm, %.0f %% of %d beats found",
+                         epoch, beats["lvid_d_mm"], beats["lvid_s_mm"], 100 * beats["found"], beats["beats"])
+                score = -(beats["lvid_d_mm"] + beats["lvid_s_mm"]) if beats["found"] else -float("inf")
+            else:
+                score = val["dice"] + (val["wall_dice"] if net.config.num_class > 1 else 0.0)
             if score > best["score"]:
                 best = {"score": score, "dice": val["dice"], "mse": val["mse"]}
-                save(args.output / "heart-seg-net.pt", net, optimizer, epoch, val, best, with_optimizer=False)
-            save(args.output / "heart-seg-net-last.pt", net, optimizer, epoch, val, best, with_optimizer=True)
-    log.info("best validation Dice %.4f; saved %s", best["dice"], args.output / "heart-seg-net.pt")
+                save(output / "heart-seg-net.pt", net, optimizer, epoch, val, best, with_optimizer=False)
+            save(output / "heart-seg-net-last.pt", net, optimizer, epoch, val, best, with_optimizer=True)
+    log.info("best validation Dice %.4f; saved %s", best["dice"], output / "heart-seg-net.pt")
     return 0
 
 

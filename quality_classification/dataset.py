@@ -9,6 +9,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from mmode.nets import to_network_batch
+from mmode.training_runs import DatasetError
 
 LABELS = {"bad": 0, "good": 1}
 
@@ -18,7 +19,8 @@ def list_windows(root, kind: str = "png") -> list[tuple[Path, int]]:
     folder = Path(root) / ("pngs" if kind == "png" else "npys")
     items = [(p, label) for name, label in LABELS.items() for p in sorted((folder / name).glob(f"*.{kind}"))]
     if not items:
-        raise FileNotFoundError(f"{folder}: no {kind} windows in good/ or bad/")
+        raise DatasetError(folder, f"no {kind} windows in good/ or bad/: build them with "
+                                   "quality_classification.create_dataset")
     return items
 
 

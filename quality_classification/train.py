@@ -2,10 +2,12 @@
 
 Usage::
 
-    python -m quality_classification.train -d DATA_ROOT -t npy -e 4 -b 16 -p 128 -o quality_classification/checkpoints
+    python -m quality_classification.train -d DATA_ROOT -t npy -e 4 -b 16 -p 128 [-o RUN_FOLDER]
 
-Adam, BCE with per-class weights (bad windows are rarer), seeded validation
-split, one metrics CSV row per epoch. Saves ``quality-clas-net.pt`` (the best
+Adam, BCE with per-class weights (bad windows are rarer), a seeded validation
+split of whole recordings, one metrics CSV row per epoch, in a new run folder
+with the settings (mmode.training_runs). ``-f``/``--init`` starts from the
+weights of another checkpoint (fine-tuning). Saves ``quality-clas-net.pt`` (the best
 epoch by validation accuracy), or with ``-a`` one ``quality-clas-net-<r>.pt``
 per run, each a freshly initialised network trained on a bootstrap resample.
 """
@@ -23,8 +25,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from mmode.nets import load_file
-from quality_classification.dataset import QualityDataset, list_windows
+from mmode.cli import in_range
+from mmode.nets import load_file, load_weights
+from mmode.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
+                                 split_by_recording, write_settings)
+from quality_classification.dataset import LABELS, QualityDataset, list_windows
 from quality_classification.model import CardioNet, CardioNetConfig
 
 log = logging.getLogger(__name__)
@@ -80,38 +85,45 @@ def train_one(net, train_items, val_set, args, out_path: Path, metrics_writer, r
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Train the CardioNet quality classifier.")
+    parser = argparse.ArgumentParser(description="Train the CardioNet quality classifier.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("-d", "--data", type=Path, required=True, help="root with pngs/ and/or npys/")
     parser.add_argument("-t", "--type", choices=("png", "npy"), default="png")
     parser.add_argument("-a", "--bootstrap", action="store_true", help="train an ensemble of fresh networks")
-    parser.add_argument("-r", "--runs", type=int, default=10, help="networks in the ensemble")
-    parser.add_argument("-e", "--epochs", type=int, default=1)
-    parser.add_argument("-b", "--batch", type=int, default=1)
-    parser.add_argument("-p", "--size", type=int, default=256, help="network input size (px), a multiple of 32")
-    parser.add_argument("-l", "--lr", type=float, default=0.001)
-    parser.add_argument("-f", "--from-checkpoint", type=Path, help="checkpoint to start from")
-    parser.add_argument("-v", "--val", type=float, default=10, help="validation percent")
-    parser.add_argument("-o", "--output", type=Path, default=Path("checkpoints"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument("-r", "--runs", type=in_range(int, 1, 1000), default=10, help="networks in the ensemble")
+    add_run_arguments(parser)
+    parser.add_argument("-p", "--size", type=multiple_of(32, 32, 1024), default=256,
+                        help="network input size (px), a multiple of 32")
+    parser.add_argument("-f", "--from-checkpoint", "--init", type=Path, dest="from_checkpoint",
+                        help="start from this checkpoint's weights (fine-tuning)")
+    parser.add_argument("-v", "--val", type=in_range(float, 0, 50), default=10,
+                        help="validation percent (whole recordings)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    return run_main(train, args)
+
+
+def train(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
     items = list_windows(args.data, args.type)
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(items))
-    n_val = int(round(len(items) * args.val / 100))
-    train_items = [items[i] for i in order[n_val:]]
+    counts = {label: sum(item[1] == value for item in items) for label, value in LABELS.items()}
+    if not all(counts.values()):
+        missing = next(label for label, n in counts.items() if not n)
+        raise DatasetError(args.data, f"no {missing} windows: a classifier needs both good and bad examples "
+                                      f"({counts['good']} good, {counts['bad']} bad)")
+    train_rows, val_rows = split_by_recording([path.name for path, _ in items], args.val, args.seed)
+    train_items = [items[i] for i in train_rows]
     cfg = CardioNetConfig(input_px=args.size)
-    val_set = QualityDataset([items[i] for i in order[:n_val]], cfg.input_px, None, cfg.norm_mean,
-                             cfg.norm_std) if n_val else None
-    log.info("%d training and %d validation windows at %d px", len(train_items), n_val, cfg.input_px)
+    val_set = QualityDataset([items[i] for i in val_rows], cfg.input_px, None, cfg.norm_mean,
+                             cfg.norm_std) if val_rows else None
+    log.info("%d training and %d validation windows at %d px", len(train_items), len(val_rows), cfg.input_px)
 
-    args.output.mkdir(parents=True, exist_ok=True)
-    metrics_path = args.output / "quality_metrics.csv"
+    output = run_folder("quality", args.output, args.replace_shipped)
+    write_settings(output, args)
+    metrics_path = output / "quality_metrics.csv"
     new_file = not metrics_path.exists()
     with open(metrics_path, "a", newline="") as fh:
         writer = csv.writer(fh)
@@ -123,15 +135,15 @@ def main(argv=None) -> int:
             net = CardioNet(config=cfg)
             if args.from_checkpoint:
                 checkpoint = load_file(args.from_checkpoint)
-                net.load_state_dict(checkpoint.get("net_state_dict", checkpoint))
+                load_weights(net, checkpoint.get("net_state_dict", checkpoint), args.from_checkpoint)
             run_items = train_items
             if args.bootstrap:
                 picks = np.random.default_rng(args.seed + 1000 + run).integers(0, len(train_items), len(train_items))
                 run_items = [train_items[i] for i in picks]
             name = f"quality-clas-net-{run}.pt" if args.bootstrap else "quality-clas-net.pt"
-            best = train_one(net.to(device), run_items, val_set, args, args.output / name, writer, run, device)
+            best = train_one(net.to(device), run_items, val_set, args, output / name, writer, run, device)
             fh.flush()
-            log.info("run %d: best validation accuracy %.4f -> %s", run, best, args.output / name)
+            log.info("run %d: best validation accuracy %.4f -> %s", run, best, output / name)
     return 0
 
 

@@ -137,3 +137,131 @@ def test_a_beat_is_good_only_when_its_whole_cycle_is():
     beats = gate_beats([_beat(10, 50, 100), _beat(100, 140, 200), _beat(200, 240, 290)], scores, 0.5)
     assert [b.good for b in beats] == [True, False, True]
     assert beats[1].quality == pytest.approx(0.2)
+
+
+def test_split_keeps_each_recording_on_one_side():
+    from mmode.training_runs import MIN_VALIDATION, split_by_recording
+
+    names = [f"rec{r}_{start:05d}.png" for r in range(10) for start in range(0, 1000, 100)]
+    train_rows, val_rows = split_by_recording(names, 20, seed=1)
+    recordings = lambda rows: {names[i].split("_")[0] for i in rows}
+    assert len(val_rows) == 20 and not recordings(train_rows) & recordings(val_rows)
+    assert sorted(train_rows + val_rows) == list(range(100))
+    # A small share still gives a validation set worth the name; one recording stays for training.
+    assert len(split_by_recording(names, 1, seed=1)[1]) == 2 * 10 >= MIN_VALIDATION
+    assert split_by_recording(names[:10], 50, seed=1) == (list(range(10)), [])
+    assert split_by_recording(names, 0, seed=1) == (list(range(100)), [])
+
+
+def _segmentation_windows(root, n=6):
+    for folder in ("img", "mask"):
+        (root / folder).mkdir(parents=True)
+    for k in range(n):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[10 + k:20 + k], mask[20 + k:40 + k], mask[40 + k:50 + k] = 1, 2, 3
+        Image.fromarray((60 * (mask != 2) + 20 * k).astype(np.uint8)).save(root / "img" / f"r{k}_00000.png")
+        Image.fromarray(mask).save(root / "mask" / f"r{k}_00000.png")
+
+
+def test_training_writes_a_new_run_folder_with_its_settings(tmp_path, monkeypatch):
+    import json
+
+    from heart_segmentation import train
+
+    _segmentation_windows(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    args = ["-d", "data", "-e", "1", "-b", "3", "-p", "32", "--filters", "4"]
+    assert train.main(args) == 0
+    assert train.main(args) == 0
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(r.name.startswith("seg-") for r in runs)
+    for run in runs:
+        assert {p.name for p in run.iterdir()} == {"heart-seg-net.pt", "heart-seg-net-last.pt", "seg_metrics.csv",
+                                                   "settings.json"}
+        settings = json.loads((run / "settings.json").read_text())
+        assert settings["options"]["epochs"] == 1 and settings["options"]["size"] == 32
+        assert settings["versions"]["torch"] == torch.__version__
+
+
+@pytest.mark.parametrize("module", ["heart_segmentation", "quality_classification"])
+def test_training_never_writes_the_shipped_weights_unless_asked(tmp_path, capsys, module):
+    import importlib
+
+    from mmode.shipped import QUALITY_CHECKPOINT_DIR, SEG_CHECKPOINT
+
+    train = importlib.import_module(f"{module}.train")
+    shipped = SEG_CHECKPOINT.parent if module == "heart_segmentation" else QUALITY_CHECKPOINT_DIR
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    if module == "heart_segmentation":
+        _segmentation_windows(tmp_path / "data")
+        args = ["-d", str(tmp_path / "data"), "-p", "32", "--filters", "4"]
+    else:
+        _tiny_quality_windows(tmp_path / "data")
+        args = ["-d", str(tmp_path / "data"), "-p", "64"]
+    assert train.main([*args, "-o", str(shipped)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "shipped weights" in error and "--replace-shipped" in error
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+
+
+def _tiny_quality_windows(root, labels=("good", "bad")):
+    for label in labels:
+        (root / "pngs" / label).mkdir(parents=True)
+        for k in range(4):
+            value = 200 if label == "good" else 40
+            Image.fromarray(np.full((48, 48), value + k, np.uint8)).save(root / "pngs" / label / f"r{k}_00000.png")
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["-e", "0"], "argument -e/--epochs: 0 is outside 1-10000"),
+    (["-p", "100"], "100 is not a multiple of 32"),
+    (["-v", "80"], "80 is outside 0-50"),
+    (["-l", "-1"], "argument -l/--lr"),
+])
+def test_quality_training_options_are_checked(tmp_path, capsys, args, problem):
+    from quality_classification import train
+
+    _tiny_quality_windows(tmp_path / "data")
+    with pytest.raises(SystemExit) as stop:
+        train.main(["-d", str(tmp_path / "data"), "-o", str(tmp_path / "out"), *args])
+    assert stop.value.code == 2 and problem in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_training_set_of_one_class_or_none_is_refused(tmp_path, capsys):
+    from heart_segmentation import train as seg_train
+    from quality_classification import train
+
+    _tiny_quality_windows(tmp_path / "good_only", labels=("good",))
+    assert train.main(["-d", str(tmp_path / "good_only"), "-p", "64", "-o", str(tmp_path / "out")]) == 2
+    assert "no bad windows" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert train.main(["-d", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2
+    assert "no png windows" in capsys.readouterr().err
+    assert seg_train.main(["-d", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {tmp_path / 'empty'}: no windows") and error.count("\n") == 1
+
+
+def test_per_beat_validation_of_a_perfect_segmenter_is_exact(write_phantom, monkeypatch):
+    from heart_segmentation import validate
+
+    path, ph, _ = write_phantom(seed=12, n_frames=10)
+
+    def traced(net, image, device="cpu"):  # the phantom's own borders, as a flawless network would give
+        return ph.borders.astype(np.float64)
+
+    monkeypatch.setattr(validate, "image_borders", traced)
+    net = QuickNat(QuickNatConfig(num_class=4, num_filters=4, input_px=32))
+    result = validate.beat_lvid_errors(net, validate.traced_recordings(path.parent))
+    assert result["beats"] >= 4 and result["found"] == 1.0
+    assert result["lvid_d_mm"] < 1e-6 and result["lvid_s_mm"] < 1e-6  # the traces are stored to 6 digits
+
+    def shifted(net, image, device="cpu"):  # the posterior endocardium 5 rows too deep
+        borders = ph.borders.astype(np.float64)
+        borders[2] += 5
+        return borders
+
+    monkeypatch.setattr(validate, "image_borders", shifted)
+    result = validate.beat_lvid_errors(net, validate.traced_recordings(path.parent))
+    assert result["lvid_d_mm"] == pytest.approx(5 * ph.config.mm_per_px, rel=1e-3)
