@@ -57,29 +57,30 @@ def build(args) -> int:
     (args.output / "img").mkdir(parents=True, exist_ok=True)
     (args.output / "mask").mkdir(parents=True, exist_ok=True)
     written = not_good = untraced = 0
-    for path in tqdm(traced, desc="recordings"):
-        recording = load_recording(path)
-        rows, width = recording.image.shape
-        borders = recording_borders(recording)
-        mask = label_mask(borders, rows)
-        complete = fully_traced(borders)
-        if annotations is None:
-            good = [(0.0, float("inf"))]
-        else:
-            good = checked_annotation(annotations[recording_key(path.name)], recording, args.annotations).good_s
-        dt = recording.calibration.seconds_per_px
-        for start in range(0, width - rows + 1, args.stride):
-            if covered(start * dt, (start + rows) * dt, good) < 0.999:
-                not_good += 1
-                continue
-            if not complete[start:start + rows].all():
-                untraced += 1
-                continue
-            name = f"{path.stem}_{start:05d}.png"
-            window = np.clip(np.rint(recording.image[:, start:start + rows]), 0, 255).astype(np.uint8)
-            Image.fromarray(window).save(args.output / "img" / name)
-            Image.fromarray(mask[:, start:start + rows]).save(args.output / "mask" / name)
-            written += 1
+    with tqdm(traced, desc="recordings") as progress:  # closed before an error's line is printed
+        for path in progress:
+            recording = load_recording(path)
+            rows, width = recording.image.shape
+            borders = recording_borders(recording)
+            mask = label_mask(borders, rows)
+            complete = fully_traced(borders)
+            if annotations is None:
+                good = [(0.0, float("inf"))]
+            else:
+                good = checked_annotation(annotations[recording_key(path.name)], recording, args.annotations).good_s
+            dt = recording.calibration.seconds_per_px
+            for start in range(0, width - rows + 1, args.stride):
+                if covered(start * dt, (start + rows) * dt, good) < 0.999:
+                    not_good += 1
+                    continue
+                if not complete[start:start + rows].all():
+                    untraced += 1
+                    continue
+                name = f"{path.stem}_{start:05d}.png"
+                window = np.clip(np.rint(recording.image[:, start:start + rows]), 0, 255).astype(np.uint8)
+                Image.fromarray(window).save(args.output / "img" / name)
+                Image.fromarray(mask[:, start:start + rows]).save(args.output / "mask" / name)
+                written += 1
     if not written:
         raise AnnotationError(args.annotations or args.input,
                               f"no window for the dataset: of the windows of {len(traced)} traced recording(s), "

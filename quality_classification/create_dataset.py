@@ -91,20 +91,22 @@ def build(args) -> int:
         for which in ("good", "bad"):
             (args.output / fmt / which).mkdir(parents=True, exist_ok=True)
     counts = {"good": 0, "bad": 0}
-    for path in tqdm(recordings, desc="recordings"):
-        annotation = annotations.get(recording_key(path.name))
-        if annotation is None:
-            warn(path, f"no row in {args.annotations}; skipped")
-            continue
-        recording = load_recording(path)
-        checked_annotation(annotation, recording, args.annotations)
-        mask = recording_cavity(recording, args.centre_with_network)
-        for which, start, window in cut_windows(recording, mask, annotation.good_s, annotation.bad_s, args.stride):
-            name = f"{path.stem}_{start:05d}"
-            Image.fromarray(np.clip(np.rint(window), 0, 255).astype(np.uint8)).save(
-                args.output / "pngs" / which / f"{name}.png")
-            np.save(args.output / "npys" / which / f"{name}.npy", window.astype(np.float32))
-            counts[which] += 1
+    with tqdm(recordings, desc="recordings") as progress:  # closed before an error's line is printed
+        for path in progress:
+            annotation = annotations.get(recording_key(path.name))
+            if annotation is None:
+                warn(path, f"no row in {args.annotations}; skipped")
+                continue
+            recording = load_recording(path)
+            checked_annotation(annotation, recording, args.annotations)
+            mask = recording_cavity(recording, args.centre_with_network)
+            for which, start, window in cut_windows(recording, mask, annotation.good_s, annotation.bad_s,
+                                                    args.stride):
+                name = f"{path.stem}_{start:05d}"
+                Image.fromarray(np.clip(np.rint(window), 0, 255).astype(np.uint8)).save(
+                    args.output / "pngs" / which / f"{name}.png")
+                np.save(args.output / "npys" / which / f"{name}.npy", window.astype(np.float32))
+                counts[which] += 1
     if not any(counts.values()):
         raise AnnotationError(args.annotations, f"no window for the dataset: no window of {len(annotations)} "
                               "annotated recording(s) lies wholly inside a good interval or half inside a bad one "
