@@ -141,7 +141,7 @@ def labelme_document(image_name: str, height: int, width: int, shapes: list[dict
 
 
 def export_recording(dicom_path, out_dir, piece_px: int | None = None, borders: np.ndarray | None = None,
-                     bad_s=(), vertex_px: int = VERTEX_PX) -> list[Path]:
+                     bad_s=(), vertex_px: int = VERTEX_PX, overwrite: bool = False) -> list[Path]:
     """Write a recording's stitched image as PNG piece(s) with labelme files beside; return the JSON paths.
 
     Parameters
@@ -149,6 +149,12 @@ def export_recording(dicom_path, out_dir, piece_px: int | None = None, borders: 
     piece_px : at most this many columns per image (None: one image of the whole recording).
     borders : border traces (4, stitched width) rows to draw as a start, or None.
     bad_s : bad intervals (start_s, end_s) to draw as rectangles.
+    overwrite : replace labelme files that exist (they may hold a person's traces).
+
+    Raises
+    ------
+    AnnotationError
+        A labelme file of the recording exists already and ``overwrite`` is false.
     """
     from mmode.recording import load_recording
 
@@ -157,12 +163,16 @@ def export_recording(dicom_path, out_dir, piece_px: int | None = None, borders: 
     rows, width = recording.image.shape
     grey = np.clip(np.rint(recording.image), 0, 255).astype(np.uint8)
     step = piece_px or width
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = recording_key(dicom_path.name)
+    pieces = [(offset, min(step, width - offset), stem if step >= width else f"{stem}_c{offset:05d}")
+              for offset in range(0, width, step)]
+    existing = [out_dir / f"{name}.json" for _, _, name in pieces if (out_dir / f"{name}.json").exists()]
+    if existing and not overwrite:
+        raise AnnotationError(existing[0], "labelme file exists (traced already?): import it, move it away, or "
+                                           "export with --overwrite")
+    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for offset in range(0, width, step):
-        piece_width = min(step, width - offset)
-        name = stem if step >= width else f"{stem}_c{offset:05d}"
+    for offset, piece_width, name in pieces:
         Image.fromarray(grey[:, offset:offset + piece_width]).save(out_dir / f"{name}.png")
         shapes = [] if borders is None else border_shapes(borders, offset, piece_width, vertex_px)
         shapes += bad_shapes(bad_s, recording.calibration.seconds_per_px, offset, piece_width, rows)
@@ -415,8 +425,8 @@ def import_annotations(paths, out_dir, annotations_path=None) -> tuple[list[Path
         if not target.exists():
             log.warning("warning: %s: no such recording; its annotations are written beside where it should be",
                         shown(target))
+        quality[key] = recording_quality(pieces)  # first: it names a piece imported twice as such
         borders = recording_borders(pieces)
-        quality[key] = recording_quality(pieces)
         if np.isfinite(borders).any():
             for name, rows in zip(BORDER_COLUMNS, borders):
                 if not np.isfinite(rows).any():
@@ -444,7 +454,7 @@ def _export(args) -> None:
         borders = read_borders(traces) if args.prefill and traces.exists() else None
         annotation = quality.get(recording_key(path.name))
         written = export_recording(path, args.output, args.piece_px, borders, annotation.bad_s if annotation else (),
-                                   args.vertex_px)
+                                   args.vertex_px, args.overwrite)
         log.info("%s: %d image(s) and labelme file(s) in %s", shown(path), len(written), shown(args.output))
 
 
@@ -468,6 +478,7 @@ def main(argv=None) -> int:
                         help="draw the traces of NAME.borders.csv beside each recording as a start")
     export.add_argument("--quality", type=Path, help="quality annotations CSV whose bad intervals to draw")
     export.add_argument("--vertex-px", type=int, default=VERTEX_PX, help="columns between prefilled vertices")
+    export.add_argument("--overwrite", action="store_true", help="replace existing labelme files (and their traces)")
     imp = commands.add_parser("import", help="border traces and quality annotations from labelme files",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     imp.add_argument("labels", type=Path, nargs="+", help="labelme JSON files or folders of them")

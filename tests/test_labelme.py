@@ -229,7 +229,18 @@ def test_the_same_piece_twice(piece, capsys):
     shutil.copy(piece, piece.with_name("copy.json"))
     code = main(["import", str(piece.parent), "-o", str(piece.parent / "out")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and ("exported twice" in err[0] or "both trace" in err[0]), err
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == f"error: {piece}: labelme file: its columns are also those of copy.json (exported twice?)"
+
+
+def test_export_keeps_traced_files(traced, capsys):
+    ph, dicom, labels, *_ = traced
+    before = labels[0].read_text()
+    code = main(["export", str(dicom), "-o", str(labels[0].parent), "--piece-px", str(PIECE_PX)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"error: {labels[0]}: labelme file exists (traced already?): import it, move it "
+                                 "away, or export with --overwrite"]
+    assert labels[0].read_text() == before
 
 
 def test_import_keeps_other_recordings_quality_rows(traced, tmp_path):
