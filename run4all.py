@@ -3,7 +3,7 @@
     python run4all.py -i study/ -m 40 -o results/ [--mass-table masses.csv] [--resume] [--workers 2]
 
 Every ``*.dcm`` file and every DICOM file without an extension is analysed in
-sorted order. Graphs go to OUTPUT/<file stem>/, one CSV for the study to
+sorted order. Graphs go to OUTPUT/<file stem>/ (the whole name where stems clash), one CSV for the study to
 OUTPUT/output_all.csv (or output_stats.csv), and files that fail are listed in
 OUTPUT/errors.csv (file, error) while the run goes on. ``--resume`` skips
 files already finished. Exit status: 0 all files ok, 1 some failed, 2 bad
@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-from mmode.tables import read_table
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, add_common_arguments,
                        analyse_and_write, configure_logging, default_csv_name, describe, ensure_writable, exit_now,
                        in_range, load_models, measure_loaded, no_good_beats, parse_checked, report, scheduler_address,
@@ -27,13 +26,14 @@ from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, a
 from mmode.errors import BadMassError, EchoInputError, NameClashError, OutputError, TableError, one_line, shown
 from mmode.outputs import folder_names, remove_leftovers, written_atomically
 from mmode.sidecar import Sidecar, remove_orphaned_folders
+from mmode.tables import read_table
 
 log = logging.getLogger("run4all")
 
 ERRORS_CSV = "errors.csv"
 ERROR_COLUMNS = ["file", "error"]
 STATISTICS_DIR = "statistics"  # --metadata: the study statistics, OUTPUT/statistics/
-DONE_FILE = "done.json"  # written into OUTPUT/<stem>/ once a file's rows are in the CSV
+DONE_FILE = "done.json"  # in OUTPUT/<folder>/ once a file's rows are in the CSV or its error in errors.csv
 STUDY_OUTPUTS = {"output_all.csv", "output_stats.csv", ERRORS_CSV, STATISTICS_DIR}  # no recording's folder
 
 
@@ -81,10 +81,16 @@ def read_mass_table(path: Path) -> dict[str, str]:
 
 
 def mass_for(path: Path, masses: dict, default):
-    """The mass of a recording: by its name, else by its stem, else ``default``."""
-    from mmode.results import file_cell
+    """The mass of a recording: by its name, else by its stem, else ``default``.
 
-    return masses.get(file_cell(path), masses.get(shown(path.stem), default))
+    A name that is not UTF-8 is looked up as printed (``souris_\\xe9.dcm``) and as Latin-1
+    (``souris_é.dcm``), the encoding such names usually come from.
+    """
+    for name in (path.name, path.stem):
+        for key in dict.fromkeys([shown(name), os.fsencode(name).decode("latin-1")]):
+            if key in masses:
+                return masses[key]
+    return default
 
 
 def input_signature(path: Path, mass, args) -> dict:

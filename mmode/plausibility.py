@@ -114,11 +114,18 @@ def check_grey(region: np.ndarray, colour: str, path) -> None:
                                               "trace is grey")
 
 
-def check_scrolls(shifts: list[int], blank: bool, path) -> None:
+def check_scrolls(n_frames: int, image, frame_cols: int, path) -> None:
     """A scrolling M-mode export's frames move: refuse frames that all show the same picture.
 
-    Blank frames (``blank``) do not scroll either; they are reported later, as an image without a heart.
+    Parameters
+    ----------
+    n_frames : frames in the file.
+    image : (rows, width) the stitched image; as wide as one frame when no frame scrolled.
+    frame_cols : columns of one frame's M-mode region.
+
+    Blank frames do not scroll either; they are reported later, as an image without a heart.
     """
-    if len(shifts) > 1 and not any(shifts) and not blank:
-        raise ImplausibleRecordingError(path, f"none of its {len(shifts)} frames scrolls (all show the same "
+    blank = bool((image == image.flat[0]).all())
+    if n_frames > 1 and image.shape[1] == frame_cols and not blank:
+        raise ImplausibleRecordingError(path, f"none of its {n_frames} frames scrolls (all show the same "
                                               "picture): not a scrolling M-mode recording")

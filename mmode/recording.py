@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmode import plausibility
 from mmode.dicom_io import Calibration, read_frames
 from mmode.stitch import stitch
 
@@ -44,9 +45,16 @@ def _starts_like_dicom(path: Path, is_dicom) -> bool:
 
 
 def load_recording(path) -> Recording:
-    """Read ``path`` and stitch its M-mode frames (see mmode.dicom_io, mmode.stitch)."""
+    """Read ``path`` and stitch its M-mode frames (see mmode.dicom_io, mmode.stitch).
+
+    Raises
+    ------
+    mmode.errors.EchoInputError subclasses, e.g. ImplausibleRecordingError for frames that do not scroll.
+    """
     frames = read_frames(path)
-    return Recording(Path(path), stitch(frames), frames.calibration)
+    image = stitch(frames)
+    plausibility.check_scrolls(frames.pixels.shape[0], image, frames.pixels.shape[2], path)
+    return Recording(Path(path), image, frames.calibration)
 
 
 def load_recording_timed(path) -> tuple[Recording, float]:

@@ -391,6 +391,14 @@ def test_mass_table_from_excel_or_latin1(tmp_path, encoding):
     assert masses["souris_été.dcm"] == "22.5" and masses["m2"] == "31" and masses["souris_été"] == "22.5"
 
 
+def test_mass_table_in_latin1_finds_a_latin1_file_name(tmp_path):
+    table = tmp_path / "masses.csv"
+    table.write_bytes("file,mass\nsouris_été.dcm,22.5\n".encode("latin-1"))
+    masses = run4all.read_mass_table(table)
+    assert run4all.mass_for(Path("/study") / NON_UTF8, masses, "40") == "22.5"
+    assert run4all.mass_for(Path("/study/other.dcm"), masses, "40") == "40"
+
+
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "latin-1"])
 def test_study_metadata_from_excel_or_latin1(tmp_path, encoding):
     from mmode.study_inputs import read_table
@@ -441,6 +449,35 @@ def test_leftovers_of_killed_runs_are_removed_and_live_ones_kept(good, tmp_path,
     assert _run4all(["-i", study, "-m", 25, "-o", out, "--no-graphs", "--resume"], capsys)[0] == 0
     assert not any(path.exists() for path in leftovers) and not helper.exists()
     assert live.exists()
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_of_the_whole_process_group_leaves_nothing_behind(good, tmp_path):
+    import signal
+    import time
+
+    study, out, scratch = tmp_path / "study", tmp_path / "out", tmp_path / "tmp"
+    study.mkdir()
+    scratch.mkdir()
+    for k in range(4):
+        os.symlink(good, study / f"m{k}.dcm")
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    command = [sys.executable, str(ROOT / "run4all.py"), "-i", str(study), "-m", "25", "-o", str(out)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 120
+    while not list(out.glob("*/done.json")) and time.time() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)  # the main process and both sidecars at once
+    process.wait(timeout=60)
+    time.sleep(0.5)
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("mmode-sidecar-")]  # what kill -9 leaves
+    resumed = subprocess.run([*command, "--resume", "--no-graphs"], env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not [p for p in scratch.iterdir() if p.name.startswith("mmode-sidecar-")]
+    assert not [p for p in out.rglob(".*.tmp")]
+    assert {row["file"] for row in _read_csv(out / "output_all.csv")} == {f"m{k}.dcm" for k in range(4)}
 
 
 # --- one study mixing every class with good recordings ------------------------------------------

@@ -183,7 +183,8 @@ def test_forked_sidecar_writes_what_this_process_writes(small, tmp_path):
     for name in GRAPH_FILES:
         assert (tmp_path / "forked" / name).stat().st_size > 10_000, name
     # graphs are written whole, then renamed: no temporary file is left beside them
-    assert sorted(p.name for p in (tmp_path / "forked").iterdir()) == sorted([*GRAPH_FILES, "output_all.csv"])
+    assert sorted(p.name for p in (tmp_path / "forked").iterdir()) == sorted([*GRAPH_FILES, "output_all.csv",
+                                                                              ".output_all.csv.sources.json"])
 
 
 SIDECAR_SCRIPT = """
