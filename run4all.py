@@ -26,7 +26,7 @@ from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, a
 from mmode.errors import BadMassError, EchoInputError, NameClashError, OutputError, TableError, one_line, shown
 from mmode.outputs import folder_names, remove_leftovers, written_atomically
 from mmode.sidecar import Sidecar, remove_orphaned_folders
-from mmode.tables import read_table
+from mmode.tables import check_regular, read_table
 
 log = logging.getLogger("run4all")
 
@@ -42,8 +42,12 @@ def find_recordings(folder: Path) -> list[Path]:
     every regular file without extension that starts like a DICOM file; hidden names are left out."""
     from pydicom.misc import is_dicom
 
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise EchoInputError(folder, f"cannot list the folder ({exc.strerror})") from None
     found = []
-    for path in folder.iterdir():
+    for path in entries:
         if path.name.startswith(".") or path.is_dir():
             continue
         if path.suffix.lower() == ".dcm" or (not path.suffix and path.is_file() and _is_dicom(path, is_dicom)):
@@ -247,8 +251,11 @@ def parse_args(argv=None):
         parser.error("give -m/--mass, --mass-table, or both")
     if args.metadata is not None and args.write != "all":
         parser.error("--metadata needs -w all (the statistics use every good beat)")
-    if args.metadata is not None and not args.metadata.is_file():
-        parser.error(f"--metadata {shown(args.metadata)}: no such file")
+    if args.metadata is not None:
+        try:
+            check_regular(args.metadata)  # a FIFO would be read for ever
+        except TableError as error:
+            parser.error(f"--metadata {error}")
     return args
 
 

@@ -374,6 +374,20 @@ def test_fifo_as_input_does_not_hang(tmp_path):
     assert result.stderr.strip().splitlines() == [f"error: {fifo}: is a FIFO, not a regular DICOM file"]
 
 
+@pytest.mark.parametrize("option", ["--metadata", "--mass-table"])
+def test_fifo_as_a_table_does_not_hang(tmp_path, capsys, option):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    (tmp_path / "study").mkdir()
+    if option == "--metadata":
+        with pytest.raises(SystemExit):
+            run4all.parse_args(["-i", str(tmp_path / "study"), "-m", "25", "--metadata", str(fifo)])
+        assert f"--metadata {fifo}: is a FIFO, not a regular file" in capsys.readouterr().err
+    else:
+        code, err = _run4all(["-i", tmp_path / "study", "--mass-table", fifo, "-o", tmp_path / "out"], capsys)
+        assert code == 2 and err == [f"error: {fifo}: mass table: is a FIFO, not a regular file"]
+
+
 def test_no_beat_at_all_does_not_claim_a_good_recording():
     analysis = SimpleNamespace(good_beats=[], beats=[], good_fraction=1.0)
     assert no_good_beats(analysis) == "no complete heart beat found; empty results"
