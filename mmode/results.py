@@ -33,6 +33,7 @@ STATS_COLUMNS = (["file"] + [f"{stat}_{name}" for stat in STATS for name, _ in S
                  + ["n_good_beats", "good_fraction"] + [f"{stat}_{name}" for stat in STATS for name, _ in WALL_MEASURES])
 STAT_FUNCTIONS = {"median": np.median, "avg": np.mean, "max": np.max, "min": np.min}
 SOURCES_SUFFIX = ".sources.json"  # beside a CSV: which recording each file name's rows come from
+FINGERPRINT_BYTES = 1 << 20
 
 
 def _fmt(value: float, digits: int = 4) -> str:
@@ -118,18 +119,22 @@ def sources_path(path: Path) -> Path:
     return target.with_name(f".{target.name}{SOURCES_SUFFIX}")
 
 
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
+def _fingerprint(path: Path) -> str:
+    """Size and a SHA-256 of the first and last MiB: the same for a copy, different for another recording
+    (their pixel data differ), and cheap for files of hundreds of megabytes."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+        size = os.fstat(fh.fileno()).st_size
+        sha = hashlib.sha256(fh.read(FINGERPRINT_BYTES))
+        if size > 2 * FINGERPRINT_BYTES:
+            fh.seek(-FINGERPRINT_BYTES, os.SEEK_END)
+        sha.update(fh.read(FINGERPRINT_BYTES))
+    return f"{size}:{sha.hexdigest()}"
 
 
 def _check_sources(csv_path: Path, sources: dict[str, Path]) -> dict:
     """The CSV's record of sources with ``sources`` added; raise NameClashError for another recording.
 
-    Two recordings are the same when they have the same path, or the same content (a moved study).
+    Two recordings are the same when they have the same path or the same fingerprint (a copy, a moved study).
     """
     record_path = sources_path(csv_path)
     try:
@@ -141,12 +146,12 @@ def _check_sources(csv_path: Path, sources: dict[str, Path]) -> dict:
     for cell, source in sources.items():
         source = Path(os.path.abspath(source))
         known = record.get(cell)
-        digest = _digest(source)
-        if isinstance(known, dict) and known.get("path") != str(source) and known.get("sha256") != digest:
+        digest = _fingerprint(source)
+        if isinstance(known, dict) and known.get("path") != str(source) and known.get("fingerprint") != digest:
             other = shown(str(known.get("path")))
             raise NameClashError(csv_path, f"already holds the results of another recording named {cell} ({other}); "
                                            f"rename one of them or write to another CSV (-f)")
-        record[cell] = {"path": str(source), "sha256": digest}  # JSON keeps a name's odd bytes as escapes
+        record[cell] = {"path": str(source), "fingerprint": digest}  # JSON keeps a name's odd bytes as escapes
     return record
 
 
