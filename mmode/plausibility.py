@@ -38,9 +38,10 @@ def _outside(value: float, limits: tuple[float, float]) -> bool:
 def check_calibration(calibration, path) -> None:
     """Calibration and region size within what a scanner exports (see the module's limits)."""
     mm, seconds, box = calibration.mm_per_px, calibration.seconds_per_px, calibration.region
+    low, high = MM_PER_PX_RANGE
     if _outside(mm, MM_PER_PX_RANGE):
         raise ImplausibleRecordingError(path, f"implausible depth calibration {mm:g} mm per pixel (PhysicalDeltaY "
-                                              f"{mm / 10:g} cm); expected {MM_PER_PX_RANGE[0]:g}-{MM_PER_PX_RANGE[1]:g} mm")
+                                              f"{mm / 10:g} cm); expected {low:g}-{high:g} mm")
     if _outside(seconds, SECONDS_PER_PX_RANGE):
         raise ImplausibleRecordingError(path, f"implausible time calibration {seconds:g} s per pixel (PhysicalDeltaX); "
                                               f"expected {SECONDS_PER_PX_RANGE[0]:g}-{SECONDS_PER_PX_RANGE[1]:g} s")
