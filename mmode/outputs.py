@@ -21,6 +21,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from mmode.errors import OutputError
 
 GRAPH_FILES = ("output_img.png", "output_img_mask.png", "output_diastole.png", "output_systole.png",
                "output_heartrate.png")  # the original's names, in each recording's output folder
-TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.[^.]+\.tmp$")  # .NAME.PID.RANDOM.tmp, see written_atomically
+# .NAME.PID.RANDOM.tmp (written_atomically); .NAME.RANDOM.tmp from versions before the process id was in it
+TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
+STALE_S = 3600  # a temporary file without a process id is a leftover once it is this old
 
 
 def pid_alive(pid: int) -> bool:
@@ -126,7 +129,11 @@ def check_distinct(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
 
 
 def remove_leftovers(folder) -> int:
-    """Remove the temporary files of dead writers in ``folder``; how many were removed."""
+    """Remove the temporary files of dead writers in ``folder``; how many were removed.
+
+    A writer is dead when the process id in the name is gone, or, for names without one (written
+    by earlier versions), when the file has not changed for ``STALE_S`` seconds.
+    """
     removed = 0
     try:
         entries = list(os.scandir(folder))
@@ -134,12 +141,15 @@ def remove_leftovers(folder) -> int:
         return 0
     for entry in entries:
         match = TEMP_NAME.match(entry.name)
-        if match and entry.is_file(follow_symlinks=False) and not pid_alive(int(match["pid"])):
-            try:
+        if not match or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            if (not pid_alive(int(match["pid"])) if match["pid"]
+                    else time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_S):
                 os.unlink(entry.path)
                 removed += 1
-            except OSError:
-                pass
+        except OSError:
+            pass
     return removed
 
 

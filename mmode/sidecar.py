@@ -37,7 +37,7 @@ from collections import deque
 from pathlib import Path
 
 from mmode.cli import write_file_graphs
-from mmode.outputs import pid_alive, written_atomically
+from mmode.outputs import STALE_S, pid_alive, written_atomically
 from mmode.recording import load_recording_timed
 
 log = logging.getLogger(__name__)
@@ -136,11 +136,14 @@ def remove_orphaned_folders() -> int:
     except OSError:
         return 0
     for entry in entries:
-        pid = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
-        if not (entry.name.startswith(FOLDER_PREFIX) and pid.isdigit()) or pid_alive(int(pid)):
+        if not entry.name.startswith(FOLDER_PREFIX):
             continue
+        pid = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
         try:
-            if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid():
+            info = entry.stat(follow_symlinks=False)
+            # Folders of earlier versions have no process id in their name: gone once they are old.
+            dead = not pid_alive(int(pid)) if pid.isdigit() else time.time() - info.st_mtime > STALE_S
+            if dead and entry.is_dir(follow_symlinks=False) and info.st_uid == os.getuid():
                 shutil.rmtree(entry.path)
                 removed += 1
         except OSError:

@@ -454,6 +454,10 @@ def test_leftovers_of_killed_runs_are_removed_and_live_ones_kept(good, tmp_path,
     leftovers = [out / "m1" / f".output_img.png.{dead}.abcd1234.tmp", out / f".output_all.csv.{dead}.x1y2z3w4.tmp"]
     for path in leftovers:
         path.touch()
+    older_version = out / "m1" / ".output_heartrate.png.k3j4h5g6.tmp"  # no process id in the name
+    older_version.touch()
+    os.utime(older_version, (0, 0))
+    leftovers.append(older_version)
     live = out / f".output_all.csv.{os.getpid()}.live0000.tmp"
     live.touch()
     helper = scratch / f"mmode-sidecar-{dead}-q1w2e3r4"
