@@ -59,6 +59,7 @@ import numpy as np
 from PIL import Image
 
 from mmode.annotations import BORDER_COLUMNS, borders_path, read_borders, write_borders
+from mmode.cli import EXIT_BAD_INPUT, EXIT_OK
 from mmode.errors import AnnotationError, EchoInputError, shown
 from mmode.quality_annotations import (QualityAnnotation, merge, read_quality_annotations, recording_key,
                                        subtract, write_quality_annotations)
@@ -74,15 +75,15 @@ EXPERT_NUMBERS = {"4": BORDER_COLUMNS[0], "3": BORDER_COLUMNS[1], "1": BORDER_CO
 VERTEX_PX = 10  # columns between the vertices of prefilled line strips
 MAX_BACKSTEP_PX = 1.0  # a hand-drawn strip may step back this far in x (steep edges); further is an error
 EDGE_SLACK_PX = 1.0  # points this far outside the image are clamped (labelme keeps them inside)
-EXIT_BAD_INPUT = 2
 
 
 @dataclass
 class Piece:
-    """One exported image's annotations, in stitched columns and seconds.
+    """One exported image's annotations and where it lies in its recording.
 
-    ``lines[k]`` holds the line strips of border ``BORDER_COLUMNS[k]`` as (n, 2) arrays of (x, y) in the
-    piece's labelme coordinates; ``bad_x`` the rectangles' (x0, x1) in the same coordinates.
+    ``lines[k]`` holds the line strips of border ``BORDER_COLUMNS[k]``, each as (shape number in the file,
+    (n, 2) array of (x, y) in the piece's labelme coordinates, left to right); ``bad_x`` the rectangles'
+    (x0, x1) in the same coordinates.
     """
 
     path: Path
@@ -496,7 +497,7 @@ def main(argv=None) -> int:
     except EchoInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":
