@@ -9,6 +9,7 @@ import numpy as np
 
 from mmode import plausibility
 from mmode.dicom_io import Calibration, read_frames
+from mmode.errors import EchoInputError
 from mmode.stitch import stitch
 
 
@@ -25,11 +26,21 @@ class Recording:
 
 def find_recordings(folder) -> list[Path]:
     """The recordings of a folder as ``run4all.py`` picks them, sorted: every ``*.dcm`` file (any case) and
-    every regular file without extension that starts like a DICOM file; hidden names and folders left out."""
+    every regular file without extension that starts like a DICOM file; hidden names and folders left out.
+
+    Raises
+    ------
+    EchoInputError
+        The folder cannot be listed.
+    """
     from pydicom.misc import is_dicom
 
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError as exc:
+        raise EchoInputError(folder, f"cannot list the folder ({exc.strerror})") from None
     found = []
-    for path in Path(folder).iterdir():
+    for path in entries:
         if path.name.startswith(".") or path.is_dir():
             continue
         if path.suffix.lower() == ".dcm" or (not path.suffix and path.is_file() and _starts_like_dicom(path, is_dicom)):

@@ -248,3 +248,15 @@ def test_read_borders_raises_annotation_error(tmp_path):
                     "-3,1,2,3,4\n")
     with pytest.raises(AnnotationError, match=r"line 2, column column: -3 is outside"):
         read_borders(path)
+
+
+def test_builders_pick_the_files_run4all_picks(source, tmp_path):
+    import run4all
+    from mmode.recording import find_recordings
+
+    for name in ("a.dcm", "B.DCM", "c", ".hidden.dcm"):
+        shutil.copy(source, tmp_path / name)
+    (tmp_path / "notes").write_text("not DICOM")
+    (tmp_path / "folder.dcm").mkdir()
+    assert find_recordings(tmp_path) == run4all.find_recordings(tmp_path) == \
+        [tmp_path / "B.DCM", tmp_path / "a.dcm", tmp_path / "c"]
