@@ -9,8 +9,8 @@ the images and JSON files for it and reads them back into the two training forma
 ::
 
     python -m mmode.labelme_io export study/mouse_01.dcm -o labels/ [--piece-px 1500] [--prefill]
-    labelme labels/ --nodata --autosave --labels anterior_epicardium,anterior_endocardium,\\
-        posterior_endocardium,posterior_epicardium,bad
+    labelme labels/ --validatelabel exact --labels anterior_epicardium,anterior_endocardium,\\
+        posterior_endocardium,posterior_epicardium,bad          # labelme 5: add --nodata --autosave
     python -m mmode.labelme_io import labels/ -o study/
 
 Export writes the stitched grey M-mode image (all frames, the region only) as ``NAME.png``, or cut into
