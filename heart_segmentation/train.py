@@ -39,10 +39,11 @@ from tqdm import tqdm
 
 from heart_segmentation.dataset import SegmentationDataset
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
-from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from heart_segmentation.validate import beat_lvid_errors, traced_recordings
-from mmode.nets import load_file
+from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from mmode.cli import in_range
+from mmode.nets import load_file
+from mmode.outputs import written_atomically
 from mmode.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
                                  split_by_recording, write_settings)
 
@@ -132,9 +133,8 @@ def save(path: Path, net, optimizer, epoch: int, metrics: dict, best: dict, with
     }
     if with_optimizer:
         checkpoint["optimizer"] = optimizer.state_dict()
-    tmp = path.with_suffix(".tmp")
-    torch.save(checkpoint, tmp)
-    tmp.replace(path)
+    with written_atomically(path) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def initialised(path: Path, args) -> QuickNat:

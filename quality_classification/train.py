@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from mmode.cli import in_range
 from mmode.nets import load_file, load_weights
+from mmode.outputs import written_atomically
 from mmode.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
                                  split_by_recording, write_settings)
 from quality_classification.dataset import LABELS, QualityDataset, list_windows
@@ -77,10 +78,9 @@ def train_one(net, train_items, val_set, args, out_path: Path, metrics_writer, r
                  train["loss"], train["accuracy"], val["loss"], val["accuracy"], time.time() - started)
         if val["accuracy"] >= best:
             best = val["accuracy"]
-            tmp = out_path.with_suffix(".tmp")
-            torch.save({"net_state_dict": net.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
-                        "val_accuracy": val["accuracy"]}, tmp)
-            tmp.replace(out_path)
+            with written_atomically(out_path) as tmp:
+                torch.save({"net_state_dict": net.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
+                            "val_accuracy": val["accuracy"]}, tmp)
     return best
 
 
