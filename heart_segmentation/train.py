@@ -197,7 +197,7 @@ def train(args) -> int:
     if args.val_recordings:
         recordings = traced_recordings(args.val_recordings)
         if not recordings:
-            raise DatasetError(args.val_recordings, "no DICOM file (*.dcm) with border traces (NAME.borders.csv)")
+            raise DatasetError(args.val_recordings, "no recording with border traces (NAME.borders.csv) beside it")
 
     if args.init:
         net = initialised(args.init, args)

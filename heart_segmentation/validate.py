@@ -17,14 +17,14 @@ from heart_segmentation.predict import image_borders
 from mmode.annotations import borders_path, read_borders
 from mmode.beats import detect_beats
 from mmode.borders import diameters_mm
-from mmode.recording import load_recording
+from mmode.recording import find_recordings, load_recording
 
 MATCH_PX = 3  # end-diastoles this close are the same beat
 
 
 def traced_recordings(folder: Path) -> list[Path]:
-    """The DICOM files (``*.dcm``) of ``folder`` that have border traces beside them."""
-    return [path for path in sorted(Path(folder).glob("*.dcm")) if borders_path(path).exists()]
+    """The recordings of ``folder`` (as run4all.py picks them) that have border traces beside them."""
+    return [path for path in find_recordings(folder) if borders_path(path).exists()]
 
 
 def lvid_trace(borders: np.ndarray, mm_per_px: float) -> np.ndarray:
