@@ -9,7 +9,7 @@ from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.annotations import CAVITY, cavity_mask
 from mmode.borders import trace_borders
 from mmode.errors import CheckpointError
-from mmode.nets import channels_last, load_file, load_weights, to_network_batch
+from mmode.nets import channels_last, load_file, load_weights, require_kind, to_network_batch
 from mmode.shipped import SEG_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.windows import tile_starts
 
@@ -20,7 +20,8 @@ BATCH = 1  # windows per forward pass: one at a time is as fast on a CPU and 300
 def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     """A QuickNat in eval mode from our checkpoint or the published heart-seg-net.pt."""
     obj = load_file(path, device)
-    if not isinstance(obj, dict) or "net_state_dict" not in obj:
+    require_kind(obj, "segmentation", path)
+    if "net_state_dict" not in obj:
         raise CheckpointError(path, "not a segmentation checkpoint (no 'net_state_dict')")
     cfg = QuickNatConfig(**obj["config"]) if "config" in obj else PUBLISHED_CONFIG
     net = QuickNat(cfg)

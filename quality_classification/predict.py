@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from mmode.errors import CheckpointError
-from mmode.nets import channels_last, load_file, load_weights, to_network_batch
+from mmode.nets import channels_last, load_file, load_weights, require_kind, to_network_batch
 from mmode.shipped import default_quality_checkpoint as default_checkpoint
 from quality_classification.model import CardioNet, CardioNetConfig
 
@@ -16,6 +16,7 @@ def load_checkpoint(path=None, device="cpu") -> CardioNet:
     """A CardioNet in eval mode from our checkpoint or the published plain state_dict."""
     path = path or default_checkpoint()
     obj = load_file(path, device)
+    require_kind(obj, "quality-classifier", path)
     if isinstance(obj, dict) and "net_state_dict" in obj:
         net = CardioNet(config=CardioNetConfig(**obj.get("config", {})))
         state = obj["net_state_dict"]

@@ -92,13 +92,31 @@ def test_shipped_segmenter_runs_channels_last_with_the_same_mask(write_phantom):
     np.testing.assert_array_equal(segment_image(seg, image), segment_image(reference.eval(), image))
 
 
-def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path):
+def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path, monkeypatch):
+    import mmode.nets
+
+    # Only a missing shipped file gets the advice to restore it; a misspelt own file is just missing.
+    monkeypatch.setattr(mmode.nets, "SEG_CHECKPOINT", tmp_path / "missing.pt")
     with pytest.raises(CheckpointError, match=r"missing\.pt: model file not found.*zenodo"):
         load_seg(tmp_path / "missing.pt")
+    with pytest.raises(CheckpointError, match=r"mine\.pt: model file not found$"):
+        load_seg(tmp_path / "mine.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"bad\.pt: cannot read model file"):
         load_quality(bad)
+
+
+def test_swapped_model_files_are_named_as_such(tmp_path):
+    from mmode.shipped import SEG_CHECKPOINT, default_quality_checkpoint
+
+    with pytest.raises(CheckpointError, match="not a segmentation checkpoint but a quality-classifier one"):
+        load_seg(default_quality_checkpoint())
+    with pytest.raises(CheckpointError, match="not a quality-classifier checkpoint but a segmentation one"):
+        load_quality(SEG_CHECKPOINT)
+    torch.save({"net_state_dict": {"something.weight": torch.zeros(1)}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match=r"other\.pt: not a segmentation checkpoint \(no known layer names\)"):
+        load_seg(tmp_path / "other.pt")
 
 
 def test_wrong_architecture_is_reported(tmp_path):
