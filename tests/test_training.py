@@ -265,3 +265,30 @@ def test_per_beat_validation_of_a_perfect_segmenter_is_exact(write_phantom, monk
     monkeypatch.setattr(validate, "image_borders", shifted)
     result = validate.beat_lvid_errors(net, validate.traced_recordings(path.parent))
     assert result["lvid_d_mm"] == pytest.approx(5 * ph.config.mm_per_px, rel=1e-3)
+
+
+@pytest.mark.parametrize("module", ["heart_segmentation", "quality_classification"])
+def test_the_originals_default_output_inside_a_package_folder_is_refused(tmp_path, monkeypatch, capsys, module):
+    # The original's train.py wrote to ./checkpoints: run from inside a package folder, the shipped weights.
+    import importlib
+
+    import mmode.training_runs
+
+    train = importlib.import_module(f"{module}.train")
+    package = tmp_path / module
+    (package / "checkpoints").mkdir(parents=True)
+    (package / "checkpoints" / "weights.pt").write_bytes(b"shipped")
+    monkeypatch.setattr(mmode.training_runs, "SHIPPED_DIRS", (package / "checkpoints",))
+    if module == "heart_segmentation":
+        _segmentation_windows(tmp_path / "data")
+        args = ["-d", str(tmp_path / "data"), "-p", "32", "--filters", "4"]
+    else:
+        _tiny_quality_windows(tmp_path / "data")
+        args = ["-d", str(tmp_path / "data"), "-p", "64"]
+    monkeypatch.chdir(package)
+    assert train.main([*args, "-o", "checkpoints"]) == 2
+    assert "shipped weights" in capsys.readouterr().err
+    assert train.main(args) == 0  # the default: a new run folder
+    assert [p.name for p in (package / "checkpoints").iterdir()] == ["weights.pt"]
+    assert (package / "checkpoints" / "weights.pt").read_bytes() == b"shipped"
+    assert len(list((package / "runs").iterdir())) == 1
