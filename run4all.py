@@ -25,6 +25,7 @@ from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, a
                        warn)
 from mmode.errors import BadMassError, EchoInputError, NameClashError, OutputError, TableError, one_line, shown
 from mmode.outputs import folder_names, remove_leftovers, written_atomically
+from mmode.recording import find_recordings  # noqa: F401 - also run4all.find_recordings for the builders' test
 from mmode.sidecar import Sidecar, remove_orphaned_folders
 from mmode.tables import check_regular, read_table
 
@@ -35,31 +36,6 @@ ERROR_COLUMNS = ["file", "error"]
 STATISTICS_DIR = "statistics"  # --metadata: the study statistics, OUTPUT/statistics/
 DONE_FILE = "done.json"  # in OUTPUT/<folder>/ once a file's rows are in the CSV or its error in errors.csv
 STUDY_OUTPUTS = {"output_all.csv", "output_stats.csv", ERRORS_CSV, STATISTICS_DIR}  # no recording's folder
-
-
-def find_recordings(folder: Path) -> list[Path]:
-    """Every ``*.dcm`` entry (a FIFO or a broken link too: it fails as a file, listed in errors.csv) and
-    every regular file without extension that starts like a DICOM file; hidden names are left out."""
-    from pydicom.misc import is_dicom
-
-    try:
-        entries = list(folder.iterdir())
-    except OSError as exc:
-        raise EchoInputError(folder, f"cannot list the folder ({exc.strerror})") from None
-    found = []
-    for path in entries:
-        if path.name.startswith(".") or path.is_dir():
-            continue
-        if path.suffix.lower() == ".dcm" or (not path.suffix and path.is_file() and _is_dicom(path, is_dicom)):
-            found.append(path)
-    return sorted(found)
-
-
-def _is_dicom(path: Path, is_dicom) -> bool:
-    try:
-        return is_dicom(path)
-    except OSError:
-        return False
 
 
 def read_mass_table(path: Path) -> dict[str, str]:
