@@ -163,6 +163,6 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
     beats = gate_beats(detect_beats(lvid, cal.seconds_per_px, sizes["lvaw"], sizes["lvpw"]), per_column, threshold)
     timings["beats"] = time.perf_counter() - started
     if not beats:
-        log.warning("%s: no complete heart beat found", path)
+        log.info("%s: no complete heart beat found", path)  # the command lines warn in one line (mmode.cli)
     return Analysis(path, cal, image, mask, lvid, per_column, threshold, beats, timings, borders,
                     sizes["lvaw"], sizes["lvpw"])
