@@ -72,13 +72,15 @@ def _read_csv(path: Path) -> list[dict]:
 
 # --- file names the operating system gives as bytes ------------------------------------------
 
-def test_non_utf8_file_name_is_measured_with_graphs(good, tmp_path, capsys):
-    name = tmp_path / NON_UTF8
-    shutil.copy(good, name)
-    code, err = _end2end(["-i", name, "-m", 25, "-o", tmp_path / "out"], capsys)
+@pytest.mark.parametrize("name, cell", [(NON_UTF8, "souris_\\xe9t\\xe9.dcm"),  # printable, valid UTF-8
+                                        ("m$\\frac$ 2.dcm", "m$\\frac$ 2.dcm")])  # no maths in the titles
+def test_awkward_file_name_is_measured_with_graphs(good, tmp_path, capsys, name, cell):
+    path = tmp_path / name
+    shutil.copy(good, path)
+    code, err = _end2end(["-i", path, "-m", 25, "-o", tmp_path / "out"], capsys)
     assert code == 0, err
     rows = _read_csv(tmp_path / "out" / "output_all.csv")
-    assert rows and {r["file"] for r in rows} == {"souris_\\xe9t\\xe9.dcm"}  # printable, valid UTF-8
+    assert rows and {r["file"] for r in rows} == {cell}
     assert len(list((tmp_path / "out").glob("*.png"))) == 5
 
 
