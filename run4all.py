@@ -371,8 +371,11 @@ def _run(todo, mass_of, folder_of, args, models, sidecars):
     with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker,
                              initargs=(args, threads)) as pool:
         futures = [(path, pool.submit(process, path, mass_of[path], args, folder_of[path])) for path in todo]
-        for path, future in futures:
-            yield path, future.result()
+        try:
+            for path, future in futures:
+                yield path, future.result()
+        finally:  # a study stopped early (a full disk, Ctrl-C) does not wait for the files not yet started
+            pool.shutdown(cancel_futures=True)
 
 
 def _dask_task(path, mass, args, out_dir, slots_per_host):
