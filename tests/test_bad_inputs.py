@@ -61,8 +61,8 @@ def _run4all(argv, capsys):
     return code, capsys.readouterr().err.strip().splitlines()
 
 
-def _errors(line_prefix: str, err: list[str]) -> list[str]:
-    return [line for line in err if line.startswith(line_prefix)]
+def _lines_starting(prefix: str, err: list[str]) -> list[str]:
+    return [line for line in err if line.startswith(prefix)]
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -538,7 +538,7 @@ def test_study_mixing_every_bad_class_with_good_recordings(good, tmp_path, capsy
     assert set(stats) == measured | {allbad.name}  # every good recording measured, the bad-quality one too
     assert all(int(stats[name]["n_good_beats"]) > 0 for name in measured)
     assert stats[allbad.name]["n_good_beats"] == "0" and stats[allbad.name]["median_diastole"] == ""
-    assert _errors(f"warning: {allbad}: ", err)
+    assert _lines_starting(f"warning: {allbad}: ", err)
     lines = (out / "errors.csv").read_bytes().decode("utf-8").splitlines()
     assert len(lines) == 1 + len(bad)  # one line per bad file
     errors = {row["file"]: row["error"] for row in _read_csv(out / "errors.csv")}
