@@ -34,6 +34,7 @@ import run4all
 from mmode.errors import EchoInputError
 from mmode.results import ALL_COLUMNS, read_rows, replace_rows
 from mmode.study_inputs import read_table
+from fuzzing import summary  # tools/fuzzing.py, beside this script
 
 SPECIAL = [b"\x00", b"\xef\xbb\xbf", b"\xe9", b"\xff\xfe", b'"', b",", b"\n", b"\r", b"\r\n", b'""', b";", b"\t",
            b"\xc3", b"\xed\xa0\x80"]
@@ -147,12 +148,7 @@ def main(argv=None) -> int:
                 if crashes <= 3:
                     traceback.print_exc()
             path.unlink(missing_ok=True)
-    print(f"iterations: {iterations} in {args.seconds:.0f} s; crashes: {crashes}")
-    for name, count in sorted(outcomes.items()):
-        print(f"  {name}: {count}")
-    for name, count in kinds.most_common(15):
-        print(f"  crash {name}: {count}")
-    return 1 if crashes else 0
+    return summary(f"iterations: {iterations} in {args.seconds:.0f} s; crashes: {crashes}", outcomes, kinds)
 
 
 if __name__ == "__main__":

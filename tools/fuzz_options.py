@@ -34,6 +34,7 @@ import run4all
 from mmode.cli import DPI_RANGE, MAX_WORKERS, SCHEDULER_ADDRESS
 from mmode.errors import BadMassError
 from mmode.windows import crop_ratio
+from fuzzing import summary  # tools/fuzzing.py, beside this script
 
 NUMBERS = ["0", "1", "-1", "0.5", "1.0", "1.01", "-0.0", "nan", "NaN", "inf", "-inf", "1e308", "1e-308", "99999999999",
            "10", "1200", "1201", "9", "2", "256", "257", "0x10", "1_000", " 3 ", "", "abc", "½", "٣"]
@@ -120,12 +121,7 @@ def main(argv=None) -> int:
             if crashes <= 3:
                 print("argv:", argv)
                 traceback.print_exc()
-    print(f"iterations: {iterations} in {options.seconds:.0f} s; crashes: {crashes}")
-    for name, count in sorted(outcomes.items()):
-        print(f"  {name}: {count}")
-    for name, count in kinds.most_common(15):
-        print(f"  crash {name}: {count}")
-    return 1 if crashes else 0
+    return summary(f"iterations: {iterations} in {options.seconds:.0f} s; crashes: {crashes}", outcomes, kinds)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import numpy as np
 import phantom
 from mmode.errors import EchoInputError
 from mmode.recording import load_recording
+from fuzzing import summary  # tools/fuzzing.py, beside this script
 
 NAMES = ["case.dcm", os.fsdecode(b"cas\xe9_latin1.dcm"), "two\nlines.dcm", "price $5 $x$.dcm", " blank .dcm"]
 ATTRIBUTES = ["NumberOfFrames", "Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored",
@@ -151,13 +152,8 @@ def main(argv=None) -> int:
             seconds = time.perf_counter() - case_started
             if seconds > slowest[0]:
                 slowest = (seconds, kind)
-    print(f"iterations: {iterations} in {args.seconds:.0f} s; crashes: {crashes}; slowest case "
-          f"{slowest[0]:.2f} s ({slowest[1]} mutation)")
-    for name, count in outcomes.most_common():
-        print(f"  {name}: {count}")
-    for name, count in kinds.most_common(15):
-        print(f"  crash {name}: {count}")
-    return 1 if crashes else 0
+    return summary(f"iterations: {iterations} in {args.seconds:.0f} s; crashes: {crashes}; slowest case "
+                   f"{slowest[0]:.2f} s ({slowest[1]} mutation)", outcomes, kinds)
 
 
 if __name__ == "__main__":
