@@ -104,10 +104,7 @@ def finished(path: Path, out_dir: Path, mass, args) -> tuple[bool, str | None]:
 
 def mark_done(path: Path, out_dir: Path, mass, args, error: str | None = None) -> None:
     """Record the file's outcome (its rows are in the CSV, or its error in errors.csv) for --resume."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(out_dir, f"cannot create output folder ({exc.strerror})") from None
+    ensure_writable(out_dir)
     with written_atomically(out_dir / DONE_FILE) as tmp:
         tmp.write_text(json.dumps({"input": input_signature(path, mass, args), "error": error}), encoding="utf-8")
 

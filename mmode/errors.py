@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -23,6 +24,11 @@ def shown(name) -> str:
     """
     text = os.fsencode(name).decode("utf-8", "backslashreplace")
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages: "a folder", "a FIFO", "a device or socket"."""
+    return "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
 
 
 def one_line(text: str) -> str:

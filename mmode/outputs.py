@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from mmode.errors import OutputError
+from mmode.errors import OutputError, file_kind
 
 GRAPH_FILES = ("output_img.png", "output_img_mask.png", "output_diastole.png", "output_systole.png",
                "output_heartrate.png")  # the original's names, in each recording's output folder
@@ -62,8 +62,7 @@ def target_of(path) -> Path:
     except OSError as exc:
         raise OutputError(path, f"cannot write ({exc.strerror})") from None
     if not stat.S_ISREG(mode):
-        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
-        raise OutputError(path, f"is {kind}, not a regular file; refusing to replace it")
+        raise OutputError(path, f"is {file_kind(mode)}, not a regular file; refusing to replace it")
     return target
 
 

@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmode.errors import TableError
+from mmode.errors import TableError, file_kind
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -30,9 +30,7 @@ def check_regular(path: Path, error=TableError, what: str = "file") -> os.stat_r
     except OSError as exc:
         raise error(path, f"cannot read ({exc.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else \
-            "a device or socket"
-        raise error(path, f"is {kind}, not a regular {what}")
+        raise error(path, f"is {file_kind(info.st_mode)}, not a regular {what}")
     return info
 
 
