@@ -146,7 +146,10 @@ def _check_sources(csv_path: Path, sources: dict[str, Path]) -> dict:
     for cell, source in sources.items():
         source = Path(os.path.abspath(source))
         known = record.get(cell)
-        digest = _fingerprint(source)
+        try:
+            digest = _fingerprint(source)
+        except OSError:  # gone since it was read: its path still tells it apart
+            digest = None
         if isinstance(known, dict) and known.get("path") != str(source) and known.get("fingerprint") != digest:
             other = shown(str(known.get("path")))
             raise NameClashError(csv_path, f"already holds the results of another recording named {cell} ({other}); "
