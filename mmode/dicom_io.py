@@ -234,7 +234,9 @@ def _frames_of(ds, path: Path, truncated: str | None = None) -> Frames:
     if truncated is not None:
         raise CorruptFileError(path, f"truncated file: {truncated}")
     if "PixelData" not in ds:
-        raise NoPixelDataError(path, "DICOM file holds no pixel data (PixelData)")
+        # A file cut exactly between two elements reads as complete: its image attributes give it away.
+        hint = "; its image attributes are there, so the file is probably truncated" if "Rows" in ds else ""
+        raise NoPixelDataError(path, f"DICOM file holds no pixel data (PixelData){hint}")
     cal = calibration(ds, path)
     n_frames = plausibility.check_frame_count(ds, path)
     pixels, colour = _decoded(ds, path, n_frames)
