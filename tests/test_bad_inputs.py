@@ -291,6 +291,14 @@ def test_truncated_header_is_named_truncated(good, tmp_path):
         read_frames(cut)
 
 
+def test_file_cut_just_before_its_pixel_data_is_called_probably_truncated(good, tmp_path):
+    data = good.read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[:data.find(b"\xe0\x7f\x10\x00") + 4])  # between two elements: reads as complete
+    with pytest.raises(EchoInputError, match=r"cut\.dcm: .*no pixel data.* probably truncated"):
+        read_frames(cut)
+
+
 # --- options ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("option, value", [
