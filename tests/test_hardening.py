@@ -109,12 +109,19 @@ def test_output_folder_that_cannot_be_written(corpus, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "cannot create output folder" in err[0]
 
 
-def test_missing_checkpoint_says_where_weights_live(corpus, tmp_path, capsys):
+def test_missing_checkpoint_says_where_weights_live(corpus, tmp_path, capsys, monkeypatch):
+    import mmode.nets
+
     good, _ = corpus
+    monkeypatch.setattr(mmode.nets, "SEG_CHECKPOINT", tmp_path / "heart-seg-net.pt")  # the shipped file is gone
     code, err = _run_end2end(["-i", str(good), "-m", "25", "-o", str(tmp_path), "--seg-model",
                               str(tmp_path / "heart-seg-net.pt")], capsys)
     assert code == 2 and len(err) == 1
     assert "model file not found" in err[0] and "repository" in err[0] and "zenodo.org/record/3941857" in err[0]
+    # One's own misspelt checkpoint is simply not found: no advice to restore the repository.
+    code, err = _run_end2end(["-i", str(good), "-m", "25", "-o", str(tmp_path), "--seg-model",
+                              str(tmp_path / "my-seg.pt")], capsys)
+    assert code == 2 and err == [f"error: {tmp_path / 'my-seg.pt'}: model file not found"]
 
 
 def test_unusable_device(corpus, tmp_path, capsys):
