@@ -87,7 +87,7 @@ def _check_outputs(args, csv_path) -> None:
 
 def _measure(args, ratio: float, models, sidecar: Sidecar):
     """The Analysis of ``args.input``, its graphs written."""
-    analysis = measure_loaded(sidecar, ratio, models, args)
+    analysis = measure_loaded(sidecar, ratio, models, args, args.output if args.graphs else None)
     if args.graphs:
         sidecar.draw(analysis, args.output, args.dpi)
         analysis.timings["graphs"] = sidecar.result()

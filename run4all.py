@@ -185,7 +185,8 @@ def _run_here(todo, mass_of, folder_of, args, reader, painter):
         analysis = None
         if error is None:
             read_next()  # the next file is read while this one is measured
-            analysis, error = _guarded(args, lambda: measure_loaded(reader, ratio, _models, args), path)
+            failures = folder_of[path] if args.graphs else None
+            analysis, error = _guarded(args, lambda: measure_loaded(reader, ratio, _models, args, failures), path)
         drawing = error is None and args.graphs
         if drawing:
             painter.draw(analysis, folder_of[path], args.dpi)

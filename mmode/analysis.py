@@ -148,7 +148,11 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
     timings["segmentation"] = time.perf_counter() - started
     plausible = (lvid > 0) & (lvid < MAX_CAVITY_ROWS * rows * cal.mm_per_px)
     if np.count_nonzero(plausible) < MIN_CAVITY_COLUMNS * width:
-        raise NoCavityError(path, "no left-ventricular cavity found by the segmentation")
+        error = NoCavityError(path, "no left-ventricular cavity found by the segmentation")
+        # What the segmenter did find, so that the command lines can draw it for the user to see why.
+        error.analysis = Analysis(path, cal, image, mask, lvid, np.full(width, np.nan), threshold, [], timings,
+                                  borders, sizes["lvaw"], sizes["lvpw"])
+        raise error
 
     started = time.perf_counter()
     side = min(int(rows * ratio), width)

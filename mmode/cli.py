@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,18 +154,44 @@ def analyse_and_write(path: Path, mass, models: Models, args, out_dir: Path, gra
     """Analyse one file and write its graphs; return the Analysis (CSV rows are the caller's)."""
     from mmode.analysis import analyse
 
-    analysis = analyse(path, mass, models.seg, models.quality, args.threshold, models.device)
+    with failure_graphs(out_dir if graphs else None, args.dpi):
+        analysis = analyse(path, mass, models.seg, models.quality, args.threshold, models.device)
     if graphs:
         analysis.timings["graphs"] = write_file_graphs(analysis, out_dir, args.dpi)
     return analysis
 
 
-def measure_loaded(reader, ratio: float, models: Models, args):
-    """The Analysis of the next recording ``reader`` (a mmode.sidecar.Sidecar) answers with."""
+def measure_loaded(reader, ratio: float, models: Models, args, failure_dir: Path | None = None):
+    """The Analysis of the next recording ``reader`` (a mmode.sidecar.Sidecar) answers with.
+
+    ``failure_dir``: where to draw what the segmenter found when it found no cavity (failure_graphs).
+    """
     from mmode.analysis import measure
 
     recording, load_s = reader.result()
-    return measure(recording, ratio, models.seg, models.quality, args.threshold, models.device, load_s)
+    with failure_graphs(failure_dir, args.dpi):
+        return measure(recording, ratio, models.seg, models.quality, args.threshold, models.device, load_s)
+
+
+@contextmanager
+def failure_graphs(out_dir: Path | None, dpi: int):
+    """On a NoCavityError that carries what the segmenter found, draw the stitched image and that mask
+    into ``out_dir`` (when not None) before the error goes on: the user can see why it failed."""
+    from mmode.errors import NoCavityError
+
+    try:
+        yield
+    except NoCavityError as error:
+        partial = getattr(error, "analysis", None)
+        if out_dir is not None and partial is not None:
+            from mmode.plots import write_failure_graphs
+
+            try:
+                ensure_writable(out_dir)
+                write_failure_graphs(partial, out_dir, dpi)
+            except (OSError, EchoInputError) as problem:  # the error itself matters more than its pictures
+                log.info("%s: no graphs of the failed analysis (%s)", error.path, describe(problem))
+        raise
 
 
 def write_file_graphs(analysis, out_dir: Path, dpi: int) -> float:

@@ -244,3 +244,10 @@ def write_graphs(analysis, out_dir: Path, dpi: int = 100) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)  # a link to a folder is followed; a file there is refused
     functions = (plot_image, plot_mask, plot_diastoles, plot_systoles, plot_heart_rate)
     return [f(analysis, out_dir / name, dpi) for f, name in zip(functions, GRAPH_FILES)]
+
+
+def write_failure_graphs(analysis, out_dir: Path, dpi: int = 100) -> list[Path]:
+    """The stitched image and the mask of an analysis that found no cavity, so that the user can see why."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [f(analysis, out_dir / name, dpi) for f, name in zip((plot_image, plot_mask), GRAPH_FILES)]

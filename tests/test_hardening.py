@@ -255,3 +255,43 @@ def test_errors_survive_pickling_between_processes():
 
     error = pickle.loads(pickle.dumps(NoCavityError("/data/m1.dcm", "no cavity")))
     assert type(error) is NoCavityError and str(error) == "/data/m1.dcm: no cavity" and error.problem == "no cavity"
+
+
+@pytest.fixture(scope="module")
+def blind_segmenter(tmp_path_factory):
+    """A four-class segmenter that calls every pixel background: it never finds a cavity."""
+    import torch
+
+    from heart_segmentation import QuickNat, QuickNatConfig
+
+    net = QuickNat(QuickNatConfig(num_class=4, num_filters=4, input_px=64, window_aspect=0.5))
+    with torch.no_grad():
+        net.classifier.conv.weight.zero_()
+        net.classifier.conv.bias.copy_(torch.tensor([10.0, 0.0, 0.0, 0.0]))
+    path = tmp_path_factory.mktemp("blind") / "blind.pt"
+    torch.save({"net_state_dict": net.state_dict(), "config": net.config.to_dict()}, path)
+    return path
+
+
+def test_no_cavity_still_draws_the_image_and_what_was_found(corpus, blind_segmenter, tmp_path, capsys):
+    good, _ = corpus
+    out = tmp_path / "out"
+    code, err = _run_end2end(["-i", str(good), "-m", "25", "-o", str(out), "--seg-model", str(blind_segmenter),
+                              "--dpi", "30"], capsys)
+    assert code == 2 and err == [f"error: {good}: no left-ventricular cavity found by the segmentation"]
+    assert sorted(p.name for p in out.iterdir()) == ["output_img.png", "output_img_mask.png"]
+    assert not (out / "output_all.csv").exists()
+
+
+def test_no_cavity_in_a_study_draws_into_the_files_folder(study, blind_segmenter, tmp_path):
+    folder, _ = study
+    out = tmp_path / "out"
+    code = run4all.main(["-i", str(folder), "-m", "25", "-o", str(out), "--seg-model", str(blind_segmenter),
+                         "--dpi", "30"])
+    assert code == 1
+    errors = (out / "errors.csv").read_text().splitlines()
+    assert all("no left-ventricular cavity" in line for line in errors[1:]) and len(errors) > 2
+    folders = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(folders) == 4
+    for folder in folders:
+        assert sorted(p.name for p in folder.glob("*.png")) == ["output_img.png", "output_img_mask.png"]
