@@ -63,17 +63,17 @@ def test_measurements_match_ground_truth(analyses, held_out):
     assert len(errors["lvid_d_mm"]) > 60
     hr = np.array(errors.pop("heart_rate_bpm"))
     assert np.median(hr / np.array([t["heart_rate_bpm"] for ph, a in analyses for t, b in _matches(ph, a)
-                                    if b is not None and (ph.config.family == HELD_OUT) == held_out])) <= 0.02
+                                    if b is not None and (ph.config.family == HELD_OUT) == held_out])) <= 0.015
     # What the shipped networks achieve today (README, "Accuracy, and where it falls short"); the
     # aim is 0.05 mm for every diameter and 1 % for the heart rate.
     for key, values in errors.items():
-        assert np.median(values) <= (0.3 if key.startswith("lvid") else 0.2), key
+        assert np.median(values) <= 0.2, key  # today at most 0.12 mm for LVID, 0.17 mm for LVAW
 
 
 def test_most_good_beats_reported(analyses):
     pairs = [pair for ph, analysis in analyses for pair in _matches(ph, analysis)]
     found = sum(beat is not None for _, beat in pairs)
-    assert found >= 0.65 * len(pairs)  # today's figure (README); the aim is 95 %
+    assert found >= 0.7 * len(pairs)  # today 78 % of these (README: 77-85 %); the aim is 95 %
 
 
 def test_few_reported_beats_inside_bad_intervals(analyses):

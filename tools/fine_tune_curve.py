@@ -31,6 +31,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 2, 5], help="annotated recordings, at most 5")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=0.0005)
+    parser.add_argument("--freeze-encoder", action="store_true")
     parser.add_argument("--test", type=int, default=4, help="test recordings")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("runs/fine_tune_curve"))
@@ -63,7 +65,8 @@ def main(argv=None) -> int:
         shutil.rmtree(out, ignore_errors=True)
         started = time.perf_counter()
         train.main(["-d", str(data), "--init", str(DEFAULT_CHECKPOINT), "-e", str(args.epochs), "-b", "8",
-                    "-l", "0.0005", "-v", "0", "--seed", "1", "--threads", str(args.threads), "-o", str(out)])
+                    "-l", str(args.lr), "-v", "0", "--seed", "1", "--threads", str(args.threads), "-o", str(out),
+                    *(["--freeze-encoder"] if args.freeze_encoder else [])])
         row(n, load_checkpoint(out / "heart-seg-net-last.pt"), time.perf_counter() - started)
     return 0
 
