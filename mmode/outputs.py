@@ -120,9 +120,9 @@ def check_distinct(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
     seen = {}
     for role, path in [*inputs.items(), *outputs.items()]:
         real = os.path.realpath(path)
-        if real in seen:
+        if real in seen and role in outputs:  # two inputs may be one file: the loaders judge them
             raise OutputError(path, f"is both the {seen[real]} and the {role}; choose another output")
-        seen[real] = role
+        seen.setdefault(real, role)
         if role in outputs:
             target_of(path)  # a special file is refused now, before any work
 

@@ -295,3 +295,13 @@ def test_no_cavity_in_a_study_draws_into_the_files_folder(study, blind_segmenter
     assert len(folders) == 4
     for folder in folders:
         assert sorted(p.name for p in folder.glob("*.png")) == ["output_img.png", "output_img_mask.png"]
+
+
+def test_one_model_file_for_both_networks_is_judged_by_its_kind(corpus, tmp_path, capsys):
+    from mmode.shipped import default_quality_checkpoint
+
+    good, _ = corpus
+    quality = default_quality_checkpoint()
+    code, err = _run_end2end(["-i", str(good), "-m", "25", "-o", str(tmp_path), "--seg-model", str(quality)], capsys)
+    assert code == 2 and err == [f"error: {quality}: not a segmentation checkpoint but a quality-classifier one; "
+                                 "were --seg-model and the other model swapped?"]
