@@ -192,16 +192,20 @@ def test_training_never_writes_the_shipped_weights_unless_asked(tmp_path, capsys
     train = importlib.import_module(f"{module}.train")
     shipped = SEG_CHECKPOINT.parent if module == "heart_segmentation" else QUALITY_CHECKPOINT_DIR
     before = {p.name: p.read_bytes() for p in shipped.iterdir()}
-    if module == "heart_segmentation":
-        _segmentation_windows(tmp_path / "data")
-        args = ["-d", str(tmp_path / "data"), "-p", "32", "--filters", "4"]
-    else:
-        _tiny_quality_windows(tmp_path / "data")
-        args = ["-d", str(tmp_path / "data"), "-p", "64"]
+    args = _tiny_training_set(module, tmp_path / "data")
     assert train.main([*args, "-o", str(shipped)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "shipped weights" in error and "--replace-shipped" in error
     assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+
+
+def _tiny_training_set(module: str, root) -> list[str]:
+    """Write a few windows for ``module``'s trainer into ``root``; the arguments that train on them quickly."""
+    if module == "heart_segmentation":
+        _segmentation_windows(root)
+        return ["-d", str(root), "-p", "32", "--filters", "4"]
+    _tiny_quality_windows(root)
+    return ["-d", str(root), "-p", "64"]
 
 
 def _tiny_quality_windows(root, labels=("good", "bad")):
@@ -279,12 +283,7 @@ def test_the_originals_default_output_inside_a_package_folder_is_refused(tmp_pat
     (package / "checkpoints").mkdir(parents=True)
     (package / "checkpoints" / "weights.pt").write_bytes(b"shipped")
     monkeypatch.setattr(mmode.training_runs, "SHIPPED_DIRS", (package / "checkpoints",))
-    if module == "heart_segmentation":
-        _segmentation_windows(tmp_path / "data")
-        args = ["-d", str(tmp_path / "data"), "-p", "32", "--filters", "4"]
-    else:
-        _tiny_quality_windows(tmp_path / "data")
-        args = ["-d", str(tmp_path / "data"), "-p", "64"]
+    args = _tiny_training_set(module, tmp_path / "data")
     monkeypatch.chdir(package)
     assert train.main([*args, "-o", "checkpoints"]) == 2
     assert "shipped weights" in capsys.readouterr().err
