@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mmode.beats import CORRECTED_MASS_FACTOR, Beat, detect_beats, lv_mass_mg, lvid_mm, teichholz_ul
-from mmode.borders import diameters_mm, trace_borders
+from mmode.borders import MIN_LOG_PROB, best_runs, diameters_mm, trace_borders
 from mmode.dicom_io import Frames, RegionBox
 from mmode.errors import RecordingTooShortError
 from mmode.recording import load_recording
@@ -25,15 +25,31 @@ __all__ = ["EchoCard", "make_timeseries", "make_seg_windows", "connect_masks", "
 
 
 class EchoCard:
-    """A stitched M-mode recording.
+    """A stitched M-mode recording, with the original's methods and attributes.
+
+    The original's scripts call, in this order: ``make_timeseries()``,
+    ``make_seg_windows()``, a segmenter on each window (e.g.
+    ``heart_segmentation.predict_single``), ``connect_masks(masks)``, ``get_vols()``,
+    ``get_diastoles()``, ``get_systoles()``, ``get_heartrate(peaks)``,
+    ``weight_to_size(weight)`` and ``make_quality_windows_man()`` or ``_aut()``. The
+    methods keep those meanings and return shapes; the work is the pipeline's: the
+    LVID of a column is measured between the borders of the one cavity run
+    (mmode.borders), and the diastoles and systoles are the paired end-diastoles and
+    end-systoles of whole beats (mmode.beats), in the same order.
 
     Attributes
     ----------
-    image : (rows, width) float32 grey 0-255.
+    image : (rows, width) float32 grey 0-255, stitched when the file is read.
     time_res : seconds per pixel (column).
     len_res : millimetres per pixel (row).
-    mask : (rows, width) cavity mask once set (e.g. from segmentation), else None.
+    region_min_x, region_max_x, region_min_y, region_max_y : the M-mode region in the frames.
+    mask : (rows, width) cavity mask once connected (or set), else None.
+    overlap : columns of the last segmentation window already in the one before (make_seg_windows).
+    crop_size : side of the quality windows (weight_to_size).
+    lvids, vols : LVID (mm) and Teichholz volume (uL) per column, lists (get_vols).
     """
+
+    QUALITY_TOP = 60  # first row of the original's make_quality_windows_aut windows
 
     def __init__(self, filepath):
         self.filepath = Path(filepath)
@@ -41,28 +57,100 @@ class EchoCard:
         self.calibration = recording.calibration
         self.time_res = recording.calibration.seconds_per_px
         self.len_res = recording.calibration.mm_per_px
+        box = recording.calibration.region
+        self.region_min_x, self.region_max_x, self.region_min_y, self.region_max_y = box.x0, box.x1, box.y0, box.y1
         self.image = recording.image
         self.mask = None
+        self.overlap = self.crop_size = None
+        self.lvids = self.vols = None
 
     @property
     def region(self) -> RegionBox:
         return self.calibration.region
 
-    def make_seg_windows(self):
-        return make_seg_windows(self.image)
+    def make_timeseries(self) -> None:
+        """The original stitched the frames here; ours are stitched when the file is read."""
 
-    def connect_masks(self, masks, overlap):
-        self.mask = connect_masks(masks, overlap)
+    def make_seg_windows(self) -> list[np.ndarray]:
+        """Square windows of side = image height tiling the image (last right-aligned); sets ``overlap``."""
+        windows, self.overlap = make_seg_windows(self.image)
+        return windows
+
+    def connect_masks(self, masks, overlap: int | None = None) -> np.ndarray:
+        """One mask from the windows' masks, each resized (nearest) to its window; sets ``mask``."""
+        side = self.image.shape[0]
+        fitted = [np.asarray(m) if np.shape(m) == (side, side) else _resized_nearest(np.asarray(m), side)
+                  for m in masks]
+        self.mask = connect_masks(fitted, self.overlap if overlap is None else overlap)
         return self.mask
 
     def lvid(self) -> np.ndarray:
-        """LV inner diameter per column (mm) from ``mask``."""
+        """LV inner diameter per column (mm): the length of the mask's one cavity run in each column.
+
+        The run is the most likely single one (mmode.borders.best_runs): islands and holes
+        in a mask cannot change a diameter; a clean mask gives its pixel count.
+        """
         if self.mask is None:
             raise RecordingTooShortError(self.filepath, "no cavity mask yet; segment the image first")
-        return lvid_mm(self.mask, self.len_res)
+        cavity = np.asarray(self.mask, dtype=bool)
+        certain = np.where(np.stack([~cavity, cavity]), 0.0, MIN_LOG_PROB).astype(np.float32)
+        top, bottom = best_runs(certain, (0, 1, 0))  # the mask's classes: 0 outside, 1 cavity
+        return (bottom - top) * self.len_res
 
     def beats(self) -> list[Beat]:
         return detect_beats(self.lvid(), self.time_res)
+
+    def get_vols(self) -> None:
+        """Set ``lvids`` (mm) and ``vols`` (uL, Teichholz) per column, as lists."""
+        lvid = self.lvid()
+        self.lvids, self.vols = lvid.tolist(), teichholz_ul(lvid).tolist()
+
+    def _paired_beats(self) -> list[Beat]:
+        if self.lvids is None:
+            self.get_vols()
+        return detect_beats(np.asarray(self.lvids), self.time_res)
+
+    def get_diastoles(self):
+        """(columns, LVID;d list in mm, LV Vol;d list in uL) of the end-diastoles."""
+        beats = self._paired_beats()
+        lvid = [b.lvid_d_mm for b in beats]
+        return np.array([b.ed_index for b in beats], dtype=int), lvid, teichholz_ul(lvid).tolist()
+
+    def get_systoles(self):
+        """(columns, LVID;s list in mm, LV Vol;s list in uL) of the end-systoles, in the order of get_diastoles."""
+        beats = self._paired_beats()
+        lvid = [b.lvid_s_mm for b in beats]
+        return np.array([b.es_index for b in beats], dtype=int), lvid, teichholz_ul(lvid).tolist()
+
+    def get_heartrate(self, peaks) -> list[float]:
+        """Heart rate (bpm) between each two consecutive columns of ``peaks`` (one fewer than peaks)."""
+        return [60.0 / (int(b - a) * self.time_res) for a, b in zip(peaks[:-1], peaks[1:])]
+
+    def weight_to_size(self, weight) -> None:
+        """Set ``crop_size``, the quality windows' side, from the mouse's body mass (g)."""
+        self.crop_size = weight_to_size(weight, self.image.shape[0])
+
+    def _quality_windows(self, top: int):
+        side, width = self.crop_size, self.image.shape[1]
+        starts = list(range(0, width - side + 1, side)) + [width - side]  # the last one right-aligned
+        times = [(k * side, min((k + 1) * side, width)) for k in range(len(starts))]
+        return [self.image[top:top + side, s:s + side] for s in starts], times
+
+    def make_quality_windows_aut(self):
+        """(windows, (first column, end column) of each): rows from QUALITY_TOP, ``crop_size`` tiles."""
+        return self._quality_windows(self.QUALITY_TOP)
+
+    def make_quality_windows_man(self):
+        """As make_quality_windows_aut, with the rows centred on the mask's mean cavity row."""
+        rows = np.nonzero(np.asarray(self.mask, dtype=bool))[0]
+        return self._quality_windows(max(int(rows.mean()) - self.crop_size // 2, 0) if rows.size else 0)
+
+
+def _resized_nearest(mask: np.ndarray, side: int) -> np.ndarray:
+    """A 2-D mask resized to side x side with nearest neighbour (cv2.INTER_NEAREST's pixel centres)."""
+    rows = (np.arange(side) * mask.shape[0] / side).astype(int)
+    cols = (np.arange(side) * mask.shape[1] / side).astype(int)
+    return mask[rows][:, cols]
 
 
 def find_overlap(prev: np.ndarray, nxt: np.ndarray) -> int | None:

@@ -55,7 +55,15 @@ def predict_single(net: QuickNat, device, image: np.ndarray, size: int | None = 
     ``image`` is one 2-D grey window (0-255); the second mask is resized back
     with nearest neighbour, as the original did. ``size`` is accepted for the
     original's signature; the network's own input size (from its checkpoint) is used.
+    A window wider than the network's own (``window_aspect`` below 1, as the
+    shipped segmenter's) is segmented in pieces of its width, as the pipeline does:
+    the window-size mask is then the cavity between the traced borders, and the
+    first mask that one resized to the network's input.
     """
+    if image.shape[1] > window_columns(net.config, image.shape[0]):
+        full = torch.from_numpy(segment_image(net, np.asarray(image, dtype=np.float32), device).astype(np.float32))
+        mask = F.interpolate(full[None, None], size=net.config.input_shape, mode="nearest")[0, 0]
+        return mask.numpy(), full.numpy()
     logits = window_logits(net, image[None], device)
     mask = (logits > 0).float()
     full = F.interpolate(mask[:, None], size=image.shape, mode="nearest")[0, 0]

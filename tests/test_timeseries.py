@@ -87,3 +87,40 @@ def test_make_timeseries_stitches_arrays():
     strip = np.random.default_rng(4).integers(0, 256, (40, 500)).astype(np.uint8)
     frames = np.stack([strip[:, s:s + 200] for s in (0, 90, 90, 250, 300)])
     np.testing.assert_array_equal(timeseries.make_timeseries(frames), strip)
+
+
+def test_the_originals_sequence_of_calls_gives_the_pipelines_numbers(write_phantom):
+    # The original's end2end_framework.py, call by call, against our EchoCard and predict_single.
+    from heart_segmentation import load_checkpoint, predict_single
+    from mmode.analysis import analyse
+    from quality_classification import load_checkpoint as load_quality
+
+    path, ph, _ = write_phantom(seed=43, n_frames=20, bad_segments=())
+    seg, quality = load_checkpoint(), load_quality()
+    ec = timeseries.EchoCard(path)
+    ec.make_timeseries()
+    windows = ec.make_seg_windows()
+    masks = [predict_single(seg, "cpu", window, 256)[0] for window in windows]  # at network size
+    ec.connect_masks(masks)
+    ec.get_vols()
+    dpeaks, dlvids, dvols = ec.get_diastoles()
+    speaks, slvids, svols = ec.get_systoles()
+    heartrate = ec.get_heartrate(dpeaks)
+    ec.weight_to_size(25)
+    qual_windows, times = ec.make_quality_windows_man()
+
+    assert len(ec.lvids) == len(ec.vols) == ec.image.shape[1] and ec.mask.shape == ec.image.shape
+    assert len(dpeaks) == len(dlvids) == len(dvols) == len(speaks) == len(slvids) == len(svols) > 10
+    assert len(heartrate) == len(dpeaks) - 1 and np.all(np.asarray(dpeaks) < np.asarray(speaks))
+    assert ec.crop_size == int(616 * 0.75) and all(w.shape == (ec.crop_size,) * 2 for w in qual_windows)
+    assert times[0] == (0, ec.crop_size) and times[-1][1] == ec.image.shape[1]
+    # The same beats and diameters as the pipeline, up to the masks' trip through the network's
+    # 128 rows (4.8 image rows each) and back.
+    beats = analyse(path, 25, seg, quality).beats
+    pipeline = {b.ed_index: b for b in beats}
+    matched = [(pipeline[min(pipeline, key=lambda e: abs(e - ed))], d, s)
+               for ed, d, s in zip(dpeaks, dlvids, slvids) if min(abs(e - ed) for e in pipeline) <= 3]
+    assert len(matched) >= 0.9 * max(len(beats), len(dpeaks))
+    step = 616 / 128 * ec.len_res
+    assert np.median([abs(b.lvid_d_mm - d) for b, d, _ in matched]) <= step
+    assert np.median([abs(b.lvid_s_mm - s) for b, _, s in matched]) <= step
