@@ -35,14 +35,25 @@ STALE_S = 3600  # a temporary file without a process id is a leftover once it is
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (ours or another user's)."""
+    """Whether process ``pid`` exists (ours or another user's) and is not a zombie.
+
+    A writer killed with its parent is a zombie until something reaps it, which in a
+    container whose first process does not reap orphans may be never: it writes no more.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return pid > 0
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rpartition(b")")[2].split()[0]  # the field after the command's name
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): a process that exists is alive
+    return state not in (b"Z", b"X")
 
 
 def target_of(path) -> Path:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -482,7 +483,6 @@ def test_leftovers_of_killed_runs_are_removed_and_live_ones_kept(good, tmp_path,
 @pytest.mark.slow
 def test_resume_after_kill_9_of_the_whole_process_group_leaves_nothing_behind(good, tmp_path):
     import signal
-    import time
 
     study, out, scratch = tmp_path / "study", tmp_path / "out", tmp_path / "tmp"
     study.mkdir()
@@ -560,3 +560,16 @@ def test_study_mixing_every_bad_class_with_good_recordings(good, tmp_path, capsy
     code, err = _run4all([*argv, "--resume"], capsys)
     assert code == 1 and any("nothing to do" in line for line in err)
     assert _snapshot(out) == before
+
+
+def test_a_zombie_writer_counts_as_dead():
+    # A writer killed with its parent stays a zombie until reaped; its temporary files are leftovers.
+    from mmode.outputs import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 10
+    while pid_alive(child.pid) and time.time() < deadline:  # exited, not yet reaped: a zombie
+        time.sleep(0.05)
+    assert os.path.exists(f"/proc/{child.pid}") and not pid_alive(child.pid)
+    child.wait()
+    assert pid_alive(os.getpid())
