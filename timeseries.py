@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmode.beats import CORRECTED_MASS_FACTOR, Beat, detect_beats, lv_mass_mg, lvid_mm, teichholz_ul
+from mmode.beats import CORRECTED_MASS_FACTOR, Beat, detect_beats, lv_mass_mg, teichholz_ul
 from mmode.borders import MIN_LOG_PROB, best_runs, diameters_mm, trace_borders
 from mmode.dicom_io import Frames, RegionBox
 from mmode.errors import RecordingTooShortError
