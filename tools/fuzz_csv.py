@@ -21,7 +21,6 @@ and crashes; exit status 1 when any crash was found (each saved under --crashes)
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import tempfile
 import time
@@ -34,7 +33,7 @@ import run4all
 from mmode.errors import EchoInputError
 from mmode.results import ALL_COLUMNS, read_rows, replace_rows
 from mmode.study_inputs import read_table
-from fuzzing import summary  # tools/fuzzing.py, beside this script
+from fuzzing import parse_arguments, summary  # tools/fuzzing.py, beside this script
 
 SPECIAL = [b"\x00", b"\xef\xbb\xbf", b"\xe9", b"\xff\xfe", b'"', b",", b"\n", b"\r", b"\r\n", b'""', b";", b"\t",
            b"\xc3", b"\xed\xa0\x80"]
@@ -115,11 +114,7 @@ def run_case(kind: str, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--crashes", type=Path, default=Path("fuzz_crashes"))
-    args = parser.parse_args(argv)
+    args = parse_arguments(__doc__, argv)
     rng = np.random.default_rng(args.seed)
     outcomes, kinds = collections.Counter(), collections.Counter()
     crashes, iterations = 0, 0

@@ -17,7 +17,6 @@ when any crash was found.
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import contextlib
 import io
@@ -34,7 +33,7 @@ import run4all
 from mmode.cli import DPI_RANGE, MAX_WORKERS, SCHEDULER_ADDRESS
 from mmode.errors import BadMassError
 from mmode.windows import crop_ratio
-from fuzzing import summary  # tools/fuzzing.py, beside this script
+from fuzzing import parse_arguments, summary  # tools/fuzzing.py, beside this script
 
 NUMBERS = ["0", "1", "-1", "0.5", "1.0", "1.01", "-0.0", "nan", "NaN", "inf", "-inf", "1e308", "1e-308", "99999999999",
            "10", "1200", "1201", "9", "2", "256", "257", "0x10", "1_000", " 3 ", "", "abc", "½", "٣"]
@@ -91,10 +90,7 @@ def check(script: str, args) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args(argv)
+    options = parse_arguments(__doc__, argv, crashes=False)
     rng = np.random.default_rng(options.seed)
     outcomes, kinds = collections.Counter(), collections.Counter()
     crashes, iterations = 0, 0

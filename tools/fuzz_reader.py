@@ -19,7 +19,6 @@ outcomes, the slowest case and crashes; exit status 1 when any crash was found
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import io
 import logging
@@ -35,7 +34,7 @@ import numpy as np
 import phantom
 from mmode.errors import EchoInputError
 from mmode.recording import load_recording
-from fuzzing import summary  # tools/fuzzing.py, beside this script
+from fuzzing import parse_arguments, summary  # tools/fuzzing.py, beside this script
 
 NAMES = ["case.dcm", os.fsdecode(b"cas\xe9_latin1.dcm"), "two\nlines.dcm", "price $5 $x$.dcm", " blank .dcm"]
 ATTRIBUTES = ["NumberOfFrames", "Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored",
@@ -100,11 +99,7 @@ def one_printable_line(message: str) -> bool:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--crashes", type=Path, default=Path("fuzz_crashes"))
-    args = parser.parse_args(argv)
+    args = parse_arguments(__doc__, argv)
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")  # pydicom warns about every odd value it meets
     rng = np.random.default_rng(args.seed)

@@ -1,7 +1,19 @@
-"""What the fuzzers (tools/fuzz_*.py) share: the summary they print and their exit status."""
+"""What the fuzzers (tools/fuzz_*.py) share: their options, the summary they print and their exit status."""
 from __future__ import annotations
 
+import argparse
 import collections
+from pathlib import Path
+
+
+def parse_arguments(doc: str, argv=None, crashes: bool = True) -> argparse.Namespace:
+    """--seconds, --seed and (with ``crashes``) --crashes, the folder failing inputs are kept in."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    if crashes:
+        parser.add_argument("--crashes", type=Path, default=Path("fuzz_crashes"))
+    return parser.parse_args(argv)
 
 
 def summary(first_line: str, outcomes: collections.Counter, crashes: collections.Counter) -> int:
