@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ import run4all
 from mmode.errors import EchoInputError
 from mmode.results import ALL_COLUMNS, read_rows, replace_rows
 from mmode.study_inputs import read_table
-from fuzzing import parse_arguments, summary  # tools/fuzzing.py, beside this script
+from fuzzing import keep_crash, parse_arguments, summary  # tools/fuzzing.py, beside this script
 
 SPECIAL = [b"\x00", b"\xef\xbb\xbf", b"\xe9", b"\xff\xfe", b'"', b",", b"\n", b"\r", b"\r\n", b'""', b";", b"\t",
            b"\xc3", b"\xed\xa0\x80"]
@@ -138,10 +137,7 @@ def main(argv=None) -> int:
             except Exception as error:  # noqa: BLE001 - every other exception is what we look for
                 crashes += 1
                 kinds[f"{kind}: {type(error).__name__}: {str(error)[:70]}"] += 1
-                args.crashes.mkdir(parents=True, exist_ok=True)
-                (args.crashes / f"crash_{crashes:03d}_{kind}").write_bytes(case)
-                if crashes <= 3:
-                    traceback.print_exc()
+                keep_crash(args.crashes, f"crash_{crashes:03d}_{kind}", case, crashes)
             path.unlink(missing_ok=True)
     return summary(f"iterations: {iterations} in {args.seconds:.0f} s; crashes: {crashes}", outcomes, kinds)
 

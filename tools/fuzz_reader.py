@@ -25,7 +25,6 @@ import logging
 import os
 import tempfile
 import time
-import traceback
 import warnings
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import numpy as np
 import phantom
 from mmode.errors import EchoInputError
 from mmode.recording import load_recording
-from fuzzing import parse_arguments, summary  # tools/fuzzing.py, beside this script
+from fuzzing import keep_crash, parse_arguments, summary  # tools/fuzzing.py, beside this script
 
 NAMES = ["case.dcm", os.fsdecode(b"cas\xe9_latin1.dcm"), "two\nlines.dcm", "price $5 $x$.dcm", " blank .dcm"]
 ATTRIBUTES = ["NumberOfFrames", "Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored",
@@ -138,10 +137,7 @@ def main(argv=None) -> int:
             except Exception as error:
                 crashes += 1
                 kinds[f"{type(error).__name__}: {str(error)[:70]}"] += 1
-                args.crashes.mkdir(parents=True, exist_ok=True)
-                (args.crashes / f"crash_{crashes:03d}.dcm").write_bytes(case)
-                if crashes <= 3:
-                    traceback.print_exc()
+                keep_crash(args.crashes, f"crash_{crashes:03d}.dcm", case, crashes)
             finally:
                 target.unlink()
             seconds = time.perf_counter() - case_started

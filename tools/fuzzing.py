@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import traceback
 from pathlib import Path
 
 
@@ -24,3 +25,11 @@ def summary(first_line: str, outcomes: collections.Counter, crashes: collections
     for name, count in crashes.most_common(15):
         print(f"  crash {name}: {count}")
     return 1 if crashes else 0
+
+
+def keep_crash(folder: Path, name: str, case: bytes, crashes: int) -> None:
+    """Save the input of crash number ``crashes`` as ``folder/name``; print the traceback of the first three."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(case)
+    if crashes <= 3:
+        traceback.print_exc()
