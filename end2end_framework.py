@@ -14,13 +14,15 @@ import logging
 import time
 from pathlib import Path
 
-from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, add_common_arguments, configure_logging, default_csv_name,
-                       ensure_writable, exit_now, load_models, measure_loaded, no_good_beats, parse_checked, report,
-                       warn)
+from mmode.analysis import Settings
+from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, configure_logging, default_csv_name, ensure_writable, exit_now,
+                       no_good_beats, parse_checked, report, warn)
 from mmode.errors import EchoInputError
 from mmode.outputs import GRAPH_FILES, check_distinct, remove_leftovers
 from mmode.results import check_csv, columns_for, file_cell, replace_rows, rows_for, sources_path
-from mmode.sidecar import Sidecar, remove_orphaned_folders
+from pipeline.commands import add_common_arguments, analyse_loaded, load_timed, write_file_graphs
+from pipeline.helpers import Helpers, warm_up
+from pipeline.models import load_models
 
 log = logging.getLogger("end2end_framework")
 
@@ -40,21 +42,23 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args)
-    sidecar = None
+    helpers = None
     try:
-        from mmode.windows import crop_ratio
-
         started = time.perf_counter()
         ensure_writable(args.output)
         csv_path = args.writefile or args.output / default_csv_name(args.write)
         _check_outputs(args, csv_path)
-        ratio = crop_ratio(args.mass, args.input)  # a bad mass fails before anything starts
+        settings = Settings.for_mass(args.mass, args.input, args.threshold)  # a bad mass fails before anything starts
         remove_leftovers(args.output)  # what a run killed with SIGKILL left behind
-        remove_orphaned_folders()
-        sidecar = Sidecar(args.graphs)  # reads the file while torch is imported, and draws the graphs
-        sidecar.load(args.input)
-        models = load_models(args)
-        analysis = _measure(args, ratio, models, sidecar)
+        helpers = Helpers(1)  # reads the file while torch is imported, then draws the graphs
+        loading = helpers.submit(load_timed, args.input)
+        if args.graphs:
+            helpers.submit(warm_up)
+        models = load_models(args.seg_model, args.quality_model, args.device)
+        failures = args.output if args.graphs else None
+        analysis = analyse_loaded(loading.result(), models, settings, failures, args.dpi)
+        if args.graphs:
+            analysis.timings["graphs"] = helpers.submit(write_file_graphs, analysis, args.output, args.dpi).result()
         columns, rows = rows_for(analysis, args.write)
         cell = file_cell(args.input)
         replace_rows(csv_path, columns, [cell], rows, sources={cell: args.input})
@@ -64,15 +68,12 @@ def main(argv=None) -> int:
         why = no_good_beats(analysis)
         if why is not None:  # a result all the same: empty cells, exit status 0
             warn(args.input, why)
-    except EchoInputError as error:
-        report(error, args.debug)
-        return EXIT_BAD_INPUT
-    except OSError as error:
+    except (EchoInputError, OSError) as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT
     finally:
-        if sidecar is not None:
-            sidecar.close()
+        if helpers is not None:
+            helpers.close()
     return EXIT_OK
 
 
@@ -83,15 +84,6 @@ def _check_outputs(args, csv_path) -> None:
     if args.graphs:
         outputs.update({name: args.output / name for name in GRAPH_FILES})
     check_distinct(outputs, {"-i": args.input, "--quality-model": args.quality_model, "--seg-model": args.seg_model})
-
-
-def _measure(args, ratio: float, models, sidecar: Sidecar):
-    """The Analysis of ``args.input``, its graphs written."""
-    analysis = measure_loaded(sidecar, ratio, models, args, args.output if args.graphs else None)
-    if args.graphs:
-        sidecar.draw(analysis, args.output, args.dpi)
-        analysis.timings["graphs"] = sidecar.result()
-    return analysis
 
 
 if __name__ == "__main__":

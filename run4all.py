@@ -19,15 +19,19 @@ import sys
 import time
 from pathlib import Path
 
-from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, add_common_arguments,
-                       analyse_and_write, configure_logging, default_csv_name, describe, ensure_writable, exit_now,
-                       in_range, load_models, measure_loaded, no_good_beats, parse_checked, report, scheduler_address,
-                       warn)
+from dataclasses import dataclass
+
+from mmode.analysis import Settings
+from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, configure_logging, default_csv_name,
+                       describe, ensure_writable, exit_now, in_range, no_good_beats, parse_checked, report,
+                       scheduler_address, warn)
 from mmode.errors import BadMassError, EchoInputError, NameClashError, OutputError, TableError, one_line, shown
 from mmode.outputs import folder_names, remove_leftovers, written_atomically
 from mmode.recording import find_recordings  # noqa: F401 - also run4all.find_recordings for the builders' test
-from mmode.sidecar import Sidecar, remove_orphaned_folders
 from mmode.tables import check_regular, read_table
+from pipeline.commands import add_common_arguments, analyse_file, analyse_loaded, load_timed, write_file_graphs
+from pipeline.helpers import Helpers, warm_up
+from pipeline.models import load_models
 
 log = logging.getLogger("run4all")
 
@@ -111,6 +115,24 @@ def mark_done(path: Path, out_dir: Path, mass, args, error: str | None = None) -
 
 # --- work for one file; runs in this process, a pool worker or a dask worker -------------
 
+@dataclass
+class Outcome:
+    """What the study keeps of one file: its CSV rows, or its error; with how many beats were good."""
+
+    rows: list | None = None
+    error: str | None = None
+    n_good: int = 0
+    warning: str | None = None  # a result without a good-quality beat (rows of empty cells)
+
+    @classmethod
+    def of(cls, analysis, error: str | None, write: str) -> "Outcome":
+        from mmode.results import rows_for
+
+        if error is not None:
+            return cls(error=error)
+        return cls(rows_for(analysis, write)[1], None, len(analysis.good_beats), no_good_beats(analysis))
+
+
 _models = None
 
 
@@ -121,7 +143,7 @@ def _init_worker(args, threads: int) -> None:
 
     torch.set_num_threads(threads)
     configure_logging(args)
-    _models = load_models(args)
+    _models = load_models(args.seg_model, args.quality_model, args.device)
 
 
 def _guarded(args, work, path=None):
@@ -138,71 +160,65 @@ def _guarded(args, work, path=None):
         return None, describe(error)
 
 
-def _outcome(analysis, error, args):
-    """(CSV rows or None, error message or None, number of good beats, warning or None) of one analysed file.
-
-    A recording without good beats is a result: its rows (an empty stats row) and a warning.
-    """
-    from mmode.results import rows_for
-
-    if error is not None:
-        return None, error, 0, None
-    return rows_for(analysis, args.write)[1], None, len(analysis.good_beats), no_good_beats(analysis)
-
-
-def process(path: Path, mass, args, out_dir: Path, threads: int | None = None):
-    """_outcome() of one file, its graphs written into ``out_dir``; in a pool worker or a dask worker.
+def process(path: Path, mass, args, out_dir: Path, threads: int | None = None) -> Outcome:
+    """The Outcome of one file, its graphs written into ``out_dir``; in a pool worker or a dask worker.
 
     Models are loaded on first use in each process (``threads``: torch threads then).
     """
     if _models is None:
         _init_worker(args, threads or 1)
-    return _outcome(*_guarded(args, lambda: analyse_and_write(path, mass, _models, args, out_dir, args.graphs),
-                              path), args)
+
+    def work():
+        settings = Settings.for_mass(mass, path, args.threshold)
+        return analyse_file(path, _models, settings, out_dir if args.graphs else None, args.dpi)
+
+    return Outcome.of(*_guarded(args, work, path), args.write)
 
 
-def _run_here(todo, mass_of, folder_of, args, reader, painter):
-    """Yield (path, _outcome) in order, from this process and two sidecars (see mmode.sidecar).
+def _run_here(todo, mass_of, folder_of, args, helpers: Helpers):
+    """The generator of (path, Outcome) in order: the networks here, reading and drawing in the helpers.
 
-    While the networks run on file i, the reader reads file i+1 and the painter
-    draws the graphs of file i-1; each answers in the order it was asked.
+    Called before torch is imported: the first file is being read at once.
     """
-    from mmode.windows import crop_ratio
-
     # A bad body mass fails before the file is read, as everywhere else.
-    ratio_of = {path: _guarded(args, lambda: crop_ratio(mass_of[path], path), path) for path in todo}
-    to_read = iter([path for path in todo if ratio_of[path][1] is None])
+    settings_of = {path: _guarded(args, lambda: Settings.for_mass(mass_of[path], path, args.threshold), path)
+                   for path in todo}
+    readable = [path for path in todo if settings_of[path][1] is None]
+    loading = {path: helpers.submit(load_timed, path) for path in readable[:1]}
+    if args.graphs:
+        helpers.submit(warm_up)
+    return _results_here(todo, settings_of, readable, loading, folder_of, args, helpers)
 
-    def read_next() -> None:
-        path = next(to_read, None)
-        if path is not None:
-            reader.load(path)
 
-    read_next()
-    previous = None  # (path, analysis, error, whether its graphs were asked for)
+def _results_here(todo, settings_of, readable, loading, folder_of, args, helpers):
+    """While the networks run on file i, one helper reads file i+1 and the other draws the graphs of file i-1."""
+    drawing = {}  # path -> (analysis, Job) of graphs being drawn
+    previous = None
     for path in todo:
-        ratio, error = ratio_of[path]
+        settings, error = settings_of[path]
         analysis = None
         if error is None:
-            read_next()  # the next file is read while this one is measured
+            following = readable[readable.index(path) + 1:][:1]
+            loading.update({p: helpers.submit(load_timed, p) for p in following})  # read while this one runs
             failures = folder_of[path] if args.graphs else None
-            analysis, error = _guarded(args, lambda: measure_loaded(reader, ratio, _models, args, failures), path)
-        drawing = error is None and args.graphs
-        if drawing:
-            painter.draw(analysis, folder_of[path], args.dpi)
+            analysis, error = _guarded(args, lambda: analyse_loaded(loading.pop(path).result(), _models, settings,
+                                                                   failures, args.dpi), path)
+        if error is None and args.graphs:
+            drawing[path] = analysis, helpers.submit(write_file_graphs, analysis, folder_of[path], args.dpi)
         if previous is not None:
-            yield _finish(*previous, painter, args)
-        previous = (path, analysis, error, drawing)
+            yield _finish(*previous, drawing, args)
+        previous = (path, analysis, error)
     if previous is not None:
-        yield _finish(*previous, painter, args)
+        yield _finish(*previous, drawing, args)
 
 
-def _finish(path, analysis, error, drawing, painter, args):
-    if drawing:
-        seconds, error = _guarded(args, painter.result, path)
-        if analysis is not None and error is None:
+def _finish(path, analysis, error, drawing, args):
+    """(path, Outcome) once the graphs of ``path`` (if any) are drawn."""
+    if path in drawing:
+        seconds, error = _guarded(args, drawing.pop(path)[1].result, path)
+        if error is None:
             analysis.timings["graphs"] = seconds
-    return path, _outcome(analysis, error, args)
+    return path, Outcome.of(analysis, error, args.write)
 
 
 def parse_args(argv=None):
@@ -267,16 +283,16 @@ def main(argv=None) -> int:
     if skipped:
         log.warning("resuming: %d of %d files already finished", skipped, len(recordings))
     skipped_failed = sum(1 for finished_, error in done.values() if finished_ and error is not None)
-    sidecars = []  # reader and painter, forked before torch is imported
+    helpers = here = None
     try:
         if todo and not args.scheduler and (args.workers == 1 or len(todo) <= 1):
-            sidecars.append(Sidecar(graphs=False))
-            sidecars.append(Sidecar(graphs=True) if args.graphs else sidecars[0])
-        code = _run_study(args, todo, mass_of, folder_of, sidecars, (skipped - skipped_failed, skipped_failed),
+            helpers = Helpers(2 if args.graphs else 1)  # reader and painter, forked before torch is imported
+            here = _run_here(todo, mass_of, folder_of, args, helpers)
+        code = _run_study(args, todo, mass_of, folder_of, here, (skipped - skipped_failed, skipped_failed),
                           csv_path, errors_path)
     finally:
-        for sidecar in sidecars:
-            sidecar.close()
+        if helpers is not None:
+            helpers.close()
     if args.metadata is not None and code in (EXIT_OK, EXIT_SOME_FAILED):
         from mmode.study_report import run_and_report  # pandas and statsmodels only for the statistics
 
@@ -285,14 +301,13 @@ def main(argv=None) -> int:
 
 
 def _remove_leftovers(out_root: Path, folders) -> None:
-    """Temporary files and helper folders that runs killed with SIGKILL left behind."""
+    """Temporary files that runs killed with SIGKILL left behind."""
     removed = remove_leftovers(out_root) + sum(remove_leftovers(folder) for folder in folders)
-    removed += remove_orphaned_folders()
     if removed:
         log.info("removed %d leftovers of interrupted runs", removed)
 
 
-def _run_study(args, todo, mass_of, folder_of, sidecars, skipped, csv_path, errors_path) -> int:
+def _run_study(args, todo, mass_of, folder_of, here, skipped, csv_path, errors_path) -> int:
     """Analyse ``todo`` and write every outcome; ``skipped``: files finished earlier (ok, failed)."""
     from tqdm import tqdm
 
@@ -303,7 +318,7 @@ def _run_study(args, todo, mass_of, folder_of, sidecars, skipped, csv_path, erro
               f"CSV: {shown(csv_path)}", file=sys.stderr)
         return EXIT_SOME_FAILED if skipped[1] else EXIT_OK
     try:
-        models = load_models(args)  # here too with workers: a missing checkpoint is one line, not a broken pool
+        models = load_models(args.seg_model, args.quality_model, args.device)  # here too with workers: a missing checkpoint is one line, not a broken pool
     except EchoInputError as error:
         report(error, args.debug)
         return EXIT_BAD_INPUT
@@ -311,10 +326,10 @@ def _run_study(args, todo, mass_of, folder_of, sidecars, skipped, csv_path, erro
     columns = columns_for(args.write)
     (ok, failed), beats_kept, without_good = skipped, 0, 0
     started = time.perf_counter()
-    results = _run(todo, mass_of, folder_of, args, models, sidecars)
+    results = _run(todo, mass_of, folder_of, args, models, here)
     try:
-        for path, (rows, error, n_good, warning) in tqdm(results, total=len(todo), desc="recordings", unit="file",
-                                                         disable=None):
+        for path, outcome in tqdm(results, total=len(todo), desc="recordings", unit="file", disable=None):
+            rows, error = outcome.rows, outcome.error
             cell = file_cell(path)
             if rows is not None:  # a failed file keeps the rows of an earlier run
                 try:
@@ -326,9 +341,9 @@ def _run_study(args, todo, mass_of, folder_of, sidecars, skipped, csv_path, erro
             mark_done(path, folder_of[path], mass_of[path], args, None if error is None else one_line(error))
             if error is None:
                 ok += 1
-                beats_kept += n_good
-                if warning is not None:
-                    warn(path, warning)
+                beats_kept += outcome.n_good
+                if outcome.warning is not None:
+                    warn(path, outcome.warning)
                     without_good += 1
             else:
                 log.warning("%s: %s", shown(path), error)
@@ -351,15 +366,15 @@ def _run_study(args, todo, mass_of, folder_of, sidecars, skipped, csv_path, erro
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def _run(todo, mass_of, folder_of, args, models, sidecars):
-    """Yield (path, result) in input order, from this process, a pool of workers or a dask cluster."""
+def _run(todo, mass_of, folder_of, args, models, here):
+    """Yield (path, Outcome) in input order, from this process (``here``), a pool of workers or a dask cluster."""
     global _models
     if args.scheduler:
         yield from _run_dask(todo, mass_of, folder_of, args)
         return
-    if sidecars:
+    if here is not None:
         _models = models
-        yield from _run_here(todo, mass_of, folder_of, args, *sidecars)
+        yield from here
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmode.analysis import Analysis, Settings, analyse
 from mmode.beats import CORRECTED_MASS_FACTOR, Beat, detect_beats, lv_mass_mg, teichholz_ul
 from mmode.borders import MIN_LOG_PROB, best_runs, diameters_mm, trace_borders
 from mmode.dicom_io import Frames, RegionBox
@@ -39,6 +40,8 @@ class EchoCard:
 
     Attributes
     ----------
+    recording : the mmode.recording.Recording read from the file; ``analyse`` measures it as the
+        command lines do.
     image : (rows, width) float32 grey 0-255, stitched when the file is read.
     time_res : seconds per pixel (column).
     len_res : millimetres per pixel (row).
@@ -53,7 +56,7 @@ class EchoCard:
 
     def __init__(self, filepath):
         self.filepath = Path(filepath)
-        recording = load_recording(self.filepath)
+        self.recording = recording = load_recording(self.filepath)
         self.calibration = recording.calibration
         self.time_res = recording.calibration.seconds_per_px
         self.len_res = recording.calibration.mm_per_px
@@ -144,6 +147,11 @@ class EchoCard:
         """As make_quality_windows_aut, with the rows centred on the mask's mean cavity row."""
         rows = np.nonzero(np.asarray(self.mask, dtype=bool))[0]
         return self._quality_windows(max(int(rows.mean()) - self.crop_size // 2, 0) if rows.size else 0)
+
+    def analyse(self, networks, weight, threshold: float = 0.5) -> Analysis:
+        """What end2end_framework.py measures in this recording: mmode.analysis.analyse with ``networks``
+        (e.g. ``pipeline.models.load_models(...)``), a mouse of ``weight`` grams, the quality ``threshold``."""
+        return analyse(self.recording, networks, Settings.for_mass(weight, self.filepath, threshold))
 
 
 def _resized_nearest(mask: np.ndarray, side: int) -> np.ndarray:

@@ -62,21 +62,23 @@ def _published_layout(tmp: Path) -> tuple[Path, Path]:
 
 def one_file(path: Path, out: Path, seg_model=None, quality_model=None) -> dict:
     """Stage times (s) of one in-process run; imports are timed by the caller."""
-    from mmode.analysis import analyse
-    from mmode.cli import Models
-    from mmode.plots import write_graphs
-    from mmode.results import replace_rows, rows_for
-    from heart_segmentation.predict import load_checkpoint as load_seg
-    from quality_classification.predict import load_checkpoint as load_quality
-
     import mmode.analysis
+    from heart_segmentation import SHIPPED_CHECKPOINT
+    from mmode.analysis import Settings, analyse
+    from mmode.plots import write_graphs
+    from mmode.recording import load_recording
+    from mmode.results import replace_rows, rows_for
+    from pipeline.models import load_models
 
     started = time.perf_counter()
-    models = Models(load_seg(seg_model) if seg_model else load_seg(), load_quality(quality_model), "cpu")
+    models = load_models(seg_model or SHIPPED_CHECKPOINT, quality_model)
     times = {"load models": time.perf_counter() - started}
     if seg_model:  # random weights find no plausible cavity: switch the check off, only time matters here
         mmode.analysis.MIN_CAVITY_COLUMNS, mmode.analysis.MAX_CAVITY_ROWS = 0.0, 2.0
-    analysis = analyse(path, 25, models.seg, models.quality)
+    started = time.perf_counter()
+    recording = load_recording(path)
+    times["load+stitch"] = time.perf_counter() - started
+    analysis = analyse(recording, models, Settings.for_mass(25))
     times.update(analysis.timings)
     started = time.perf_counter()
     columns, rows = rows_for(analysis, "all")

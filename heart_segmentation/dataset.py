@@ -10,8 +10,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from mmode.annotations import CAVITY
-from mmode.nets import to_network_batch
-from mmode.training_runs import DatasetError
+from networks.batches import to_network_batch
+from networks.training_runs import DatasetError
 
 
 def read_labels(path) -> np.ndarray:
@@ -56,7 +56,7 @@ class SegmentationDataset(Dataset):
         image = self.images[index, ..., first:first + self.columns]
         labels = self.labels[index, ..., first:first + self.columns].long()
         if self.transform is not None:
-            from mmode.augment import as_pair
+            from networks.augment import as_pair
 
             image, labels = self.transform(*as_pair(image, labels))
         return image.as_subclass(torch.Tensor), labels.as_subclass(torch.Tensor)

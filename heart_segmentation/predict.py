@@ -1,6 +1,8 @@
 """Load a segmentation checkpoint and segment windows or whole stitched images."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -8,10 +10,11 @@ import torch.nn.functional as F
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.annotations import CAVITY, cavity_mask
 from mmode.borders import trace_borders
+from heart_segmentation import SHIPPED_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.errors import CheckpointError
-from mmode.nets import channels_last, load_file, load_weights, require_kind, to_network_batch
-from mmode.shipped import SEG_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.windows import tile_starts
+from networks.batches import channels_last, to_network_batch
+from networks.checkpoints import load_file, load_weights, require_kind
 
 PUBLISHED_CONFIG = QuickNatConfig()  # 64 filters, 256 px, input 0-1
 BATCH = 1  # windows per forward pass: one at a time is as fast on a CPU and 300 MB lighter than 8
@@ -19,7 +22,7 @@ BATCH = 1  # windows per forward pass: one at a time is as fast on a CPU and 300
 
 def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     """A QuickNat in eval mode from our checkpoint or the published heart-seg-net.pt."""
-    obj = load_file(path, device)
+    obj = load_file(path, device, shipped=Path(path).resolve() == DEFAULT_CHECKPOINT)
     require_kind(obj, "segmentation", path)
     if "net_state_dict" not in obj:
         raise CheckpointError(path, "not a segmentation checkpoint (no 'net_state_dict')")
@@ -27,7 +30,7 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     net = QuickNat(cfg)
     load_weights(net, obj["net_state_dict"], path)
     net = net.to(device).eval()
-    return channels_last(net) if "config" in obj else net  # ours only: see mmode.nets.channels_last
+    return channels_last(net) if "config" in obj else net  # ours only: see networks.batches.channels_last
 
 
 def cavity_log_odds(logits: torch.Tensor) -> torch.Tensor:

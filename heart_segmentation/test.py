@@ -25,7 +25,7 @@ from heart_segmentation.dataset import read_labels
 from heart_segmentation.predict import DEFAULT_CHECKPOINT, load_checkpoint, window_columns, window_logits
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from mmode.metrics import dice
-from mmode.nets import to_network_batch
+from networks.batches import to_network_batch
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ or ``--classes 1`` for the published one-class cavity network with BCE on the
 logits. Cavity Dice and MSE and the walls' Dice are tracked on a seeded
 validation split of whole recordings, and with ``--val-recordings`` the per-beat
 LVID error (heart_segmentation.validate); one metrics CSV row per epoch, in a new
-run folder with the settings (mmode.training_runs). The best epoch (by per-beat
+run folder with the settings (networks.training_runs). The best epoch (by per-beat
 LVID error, else by the validation Dice of cavity and walls) is saved as
 ``heart-seg-net.pt`` (the original's keys plus ``config``), the last as
 ``heart-seg-net-last.pt`` with the optimizer state for ``-f``.
@@ -36,15 +36,16 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from heart_segmentation import SHIPPED_CHECKPOINT
 from heart_segmentation.dataset import SegmentationDataset
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from heart_segmentation.validate import beat_lvid_errors, traced_recordings
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from mmode.cli import in_range
-from mmode.nets import load_file
 from mmode.outputs import written_atomically
-from mmode.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
-                                 split_by_recording, write_settings)
+from networks.checkpoints import load_file
+from networks.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
+                                    split_by_recording, write_settings)
 
 DEFAULT_SIZE = 256
 # QuickNAT's weighting of the cross-entropy: pixels on a border between classes count this much
@@ -217,7 +218,7 @@ def train(args) -> int:
         start_epoch = checkpoint.get("epoch", 0) + 1
     net.to(device, memory_format=torch.channels_last)
 
-    from mmode.augment import segmentation_transform
+    from networks.augment import segmentation_transform
 
     aspect = net.config.window_aspect
     full = SegmentationDataset(args.data, net.config.input_shape, aspect=aspect)
@@ -233,7 +234,7 @@ def train(args) -> int:
     log.info("%d training and %d validation windows at %s px, %d filters",
              len(train_set), len(val_set), net.config.input_shape, net.config.num_filters)
 
-    output = run_folder("seg", args.output, args.replace_shipped)
+    output = run_folder("seg", args.output, SHIPPED_CHECKPOINT.parent, args.replace_shipped)
     write_settings(output, args)
     metrics_path = output / "seg_metrics.csv"
     new_file = not metrics_path.exists()

@@ -1,11 +1,17 @@
-"""The pipeline for one recording: stitch, segment, classify quality, measure and gate beats."""
+"""The analysis of one stitched recording: segment, classify quality, measure and gate beats.
+
+The networks come in as an object with ``segment`` and ``classify`` (Networks):
+this core module imports neither torch nor the model packages.
+"""
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -14,7 +20,7 @@ from mmode.beats import Beat, detect_beats
 from mmode.borders import diameters_mm
 from mmode.dicom_io import Calibration
 from mmode.errors import NoCavityError, RecordingTooShortError
-from mmode.recording import Recording, load_recording_timed
+from mmode.recording import Recording
 from mmode.windows import column_scores, crop_ratio, tile_starts, vertical_start
 
 log = logging.getLogger(__name__)
@@ -107,30 +113,55 @@ def saturated(windows) -> np.ndarray:
     return np.array([np.mean(w[::4, ::4] >= SATURATED_GREY) > MAX_SATURATED for w in windows], dtype=bool)
 
 
-def analyse(path, mass_g, seg_net, quality_net, threshold: float = 0.5, device="cpu") -> Analysis:
-    """Run the whole pipeline on one DICOM file: read and stitch it, then ``measure``.
+class Networks(Protocol):
+    """What the analysis needs of the two networks; pipeline.models.Models is one."""
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """The four LV borders (4, width) rows of a stitched grey image (rows, width): mmode.borders."""
+
+    def classify(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Quality scores (n,) 0-1 of grey windows; from ``threshold`` on, a window is good."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options of one analysis.
+
+    crop_ratio : quality-window side as a fraction of the image height (mmode.windows.crop_ratio).
+    threshold : quality score (0-1) from which a window is good.
+    """
+
+    crop_ratio: float
+    threshold: float = 0.5
+
+    @classmethod
+    def for_mass(cls, mass_g, path=None, threshold: float = 0.5) -> "Settings":
+        """Settings for a mouse of ``mass_g`` grams; BadMassError (naming ``path``) for an unusable mass."""
+        return cls(crop_ratio(mass_g, path), threshold)
+
+
+@contextmanager
+def timed(timings: dict, stage: str):
+    """Add the seconds the block takes to ``timings[stage]``: every stage time is taken this way."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def analyse(recording: Recording, networks: Networks, settings: Settings) -> Analysis:
+    """Segment, classify quality, find and gate the beats of a stitched recording.
+
+    The one analysis of the project: the command lines, ``timeseries`` and the tools
+    all call it. Stage times go to ``Analysis.timings``; the callers add theirs
+    (reading, graphs) with :func:`timed`.
 
     Raises
     ------
-    mmode.errors.EchoInputError subclasses for unusable input.
+    mmode.errors.EchoInputError subclasses for unusable input; a NoCavityError carries
+    what the segmenter found as ``error.analysis``.
     """
-    ratio = crop_ratio(mass_g, path)  # a bad mass fails before the file is read
-    recording, load_s = load_recording_timed(path)
-    return measure(recording, ratio, seg_net, quality_net, threshold, device, load_s)
-
-
-def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold: float = 0.5,
-            device="cpu", load_s: float | None = None) -> Analysis:
-    """Segment, classify quality, find and gate the beats of a stitched recording.
-
-    Parameters
-    ----------
-    ratio : quality-window side as a fraction of the image height (mmode.windows.crop_ratio).
-    load_s : seconds it took to read and stitch the recording, for the timings.
-    """
-    from heart_segmentation.predict import image_borders
-    from quality_classification.predict import classify_windows
-
     path, image, cal = recording.path, recording.image, recording.calibration
     rows, width = image.shape
     if width < rows:
@@ -139,34 +170,32 @@ def measure(recording: Recording, ratio: float, seg_net, quality_net, threshold:
 
     if image.std() < MIN_CONTRAST:
         raise NoCavityError(path, "no left-ventricular cavity: the M-mode image is blank")
-    timings = {} if load_s is None else {"load+stitch": load_s}
-    started = time.perf_counter()
-    borders = image_borders(seg_net, image, device)
-    sizes = diameters_mm(borders, cal.mm_per_px)
-    lvid = np.nan_to_num(sizes["lvid"], nan=0.0)
-    mask = cavity_mask(borders, rows)
-    timings["segmentation"] = time.perf_counter() - started
+    timings = {}
+    with timed(timings, "segmentation"):
+        borders = networks.segment(image)
+        sizes = diameters_mm(borders, cal.mm_per_px)
+        lvid = np.nan_to_num(sizes["lvid"], nan=0.0)
+        mask = cavity_mask(borders, rows)
     plausible = (lvid > 0) & (lvid < MAX_CAVITY_ROWS * rows * cal.mm_per_px)
     if np.count_nonzero(plausible) < MIN_CAVITY_COLUMNS * width:
         error = NoCavityError(path, "no left-ventricular cavity found by the segmentation")
         # What the segmenter did find, so that the command lines can draw it for the user to see why.
-        error.analysis = Analysis(path, cal, image, mask, lvid, np.full(width, np.nan), threshold, [], timings,
-                                  borders, sizes["lvaw"], sizes["lvpw"])
+        error.analysis = Analysis(path, cal, image, mask, lvid, np.full(width, np.nan), settings.threshold, [],
+                                  timings, borders, sizes["lvaw"], sizes["lvpw"])
         raise error
 
-    started = time.perf_counter()
-    side = min(int(rows * ratio), width)
-    starts = tile_starts(width, side, max(side // 2, 1))
-    tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
-    windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
-    scores = np.where(echo_free(windows) | saturated(windows), 0.0, classify_windows(quality_net, windows, device))
-    per_column = column_scores(starts, side, scores, width)
-    timings["quality"] = time.perf_counter() - started
+    with timed(timings, "quality"):
+        side = min(int(rows * settings.crop_ratio), width)
+        starts = tile_starts(width, side, max(side // 2, 1))
+        tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
+        windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
+        scores = np.where(echo_free(windows) | saturated(windows), 0.0, networks.classify(windows))
+        per_column = column_scores(starts, side, scores, width)
 
-    started = time.perf_counter()
-    beats = gate_beats(detect_beats(lvid, cal.seconds_per_px, sizes["lvaw"], sizes["lvpw"]), per_column, threshold)
-    timings["beats"] = time.perf_counter() - started
+    with timed(timings, "beats"):
+        beats = gate_beats(detect_beats(lvid, cal.seconds_per_px, sizes["lvaw"], sizes["lvpw"]), per_column,
+                           settings.threshold)
     if not beats:
         log.info("%s: no complete heart beat found", path)  # the command lines warn in one line (mmode.cli)
-    return Analysis(path, cal, image, mask, lvid, per_column, threshold, beats, timings, borders,
+    return Analysis(path, cal, image, mask, lvid, per_column, settings.threshold, beats, timings, borders,
                     sizes["lvaw"], sizes["lvpw"])

@@ -13,10 +13,11 @@
 * Temporary names carry the writer's process id, so that what a process killed
   with SIGKILL left behind is recognised and removed by the next run, while a
   live writer's temporary file is left alone.
+* Writers of one CSV (runs sharing an output folder) take turns under a lock
+  file, ``.NAME.lock`` beside it (filelock, which works on Windows too).
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import stat
@@ -24,6 +25,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock
 
 from mmode.errors import OutputError, file_kind
 
@@ -110,15 +113,17 @@ def written_atomically(path):
         raise
 
 
+def lock_path(path) -> Path:
+    """The lock file of the file ``path`` names: a hidden ``.NAME.lock`` beside it, left in place."""
+    target = target_of(path)
+    return target.with_name(f".{target.name}.lock")
+
+
 @contextmanager
 def locked(path):
-    """An exclusive lock on the folder of the file ``path`` names, so that concurrent writers take turns."""
-    fd = os.open(target_of(path).parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    """An exclusive lock on the file ``path`` names, so that concurrent writers take turns (filelock)."""
+    with FileLock(lock_path(path)):
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def check_distinct(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:

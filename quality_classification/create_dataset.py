@@ -9,7 +9,7 @@ annotations CSV has the original's columns Recording, Good-Start, Good-End, Bad-
 several intervals in one cell separated by spaces; see ``mmode.quality_annotations`` and
 ``examples/quality_annotations.csv``). Windows are square, slide by 100 columns and are centred on the
 cavity of the border traces ``NAME.borders.csv`` beside the DICOM; a recording without traces is
-refused unless ``--centre-with-network`` lets the shipped segmentation network find its cavity. The
+refused (``python -m heart_segmentation.trace`` writes the segmentation network's). The
 window side cycles through the body-mass crop ratios, so the classifier sees every window size the
 pipeline uses. Writes DATA_ROOT/pngs/{good,bad}/*.png and DATA_ROOT/npys/{good,bad}/*.npy.
 
@@ -40,25 +40,20 @@ STRIDE_PX = 100
 MIN_BAD_FRACTION = 0.5  # a window at least this much inside bad intervals is "bad"
 
 
-def recording_cavity(recording, centre_with_network: bool = False) -> np.ndarray:
-    """The cavity mask (rows, width) of the border traces beside the recording, else of the segmentation
-    network when ``centre_with_network``.
+def recording_cavity(recording) -> np.ndarray:
+    """The cavity mask (rows, width) of the border traces beside the recording.
 
     Raises
     ------
     AnnotationError
-        The recording has no border traces and ``centre_with_network`` is false.
+        The recording has no border traces.
     """
     borders = recording_borders(recording)
-    if borders is not None:
-        return cavity_mask(borders, recording.image.shape[0])
-    if not centre_with_network:
+    if borders is None:
         raise AnnotationError(borders_path(recording.path), "no border traces to centre the quality windows on "
-                              "the cavity: trace them (python -m mmode.labelme_io) or pass --centre-with-network")
-    from heart_segmentation import load_checkpoint, segment_image
-
-    log.info("%s: no border traces; windows centred on the cavity the segmentation network finds", recording.path)
-    return segment_image(load_checkpoint(), recording.image)
+                              "the cavity: trace them (python -m mmode.labelme_io), or let the segmentation "
+                              "network trace them (python -m heart_segmentation.trace)")
+    return cavity_mask(borders, recording.image.shape[0])
 
 
 def label(lo_s: float, hi_s: float, good, bad) -> str | None:
@@ -99,7 +94,7 @@ def build(args) -> int:
                 continue
             recording = load_recording(path)
             checked_annotation(annotation, recording, args.annotations)
-            mask = recording_cavity(recording, args.centre_with_network)
+            mask = recording_cavity(recording)
             for which, start, window in cut_windows(recording, mask, annotation.good_s, annotation.bad_s,
                                                     args.stride):
                 name = f"{path.stem}_{start:05d}"
@@ -125,9 +120,6 @@ def main(argv=None) -> int:
     parser.add_argument("-o", "--output", type=Path, required=True, help="dataset root")
     parser.add_argument("-a", "--annotations", type=Path, required=True, help="quality annotations CSV")
     parser.add_argument("--stride", type=int, default=STRIDE_PX, help="columns between windows")
-    parser.add_argument("--centre-with-network", action="store_true",
-                        help="centre the windows of recordings without border traces on the cavity the shipped "
-                             "segmentation network finds (without it, such recordings are refused)")
     args = parser.parse_args(argv)
     if args.stride < 1:
         parser.error("--stride must be at least 1")

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from mmode.nets import to_network_batch
-from mmode.training_runs import DatasetError
+from networks.batches import to_network_batch
+from networks.training_runs import DatasetError
 
 LABELS = {"bad": 0, "good": 1}
 

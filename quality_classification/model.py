@@ -8,6 +8,7 @@ smaller input (128 px: Linear(1024, 1), four times faster).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -30,6 +31,17 @@ class CardioNetConfig:
         return asdict(self)
 
 
+class CardioNetOutput(NamedTuple):
+    """What CardioNet returns: the original's tuple, with names (``out[5]`` is ``out.score``)."""
+
+    block1: torch.Tensor
+    block2: torch.Tensor
+    block3: torch.Tensor
+    block4: torch.Tensor
+    logits: torch.Tensor  # (B, 1)
+    score: torch.Tensor  # (B,) sigmoid of the logits; from 0.5 on, good quality
+
+
 class ConvBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -45,7 +57,7 @@ class ConvBlock(nn.Module):
 
 
 class CardioNet(nn.Module):
-    """Returns the original's tuple (x1, x2, x3, x4, logits, sigmoid); ``logits`` is (B, 1)."""
+    """Returns a CardioNetOutput: the original's tuple (x1, x2, x3, x4, logits, sigmoid), with names."""
 
     def __init__(self, n_channels: int = 1, n_classes: int = 1, config: CardioNetConfig | None = None):
         super().__init__()
@@ -60,11 +72,11 @@ class CardioNet(nn.Module):
         self.linear = nn.Linear(64 * side * side, n_classes)
         self.sig = nn.Sigmoid()
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> CardioNetOutput:
         x1 = self.conv_block1(x)
         x2 = self.conv_block2(x1)
         x3 = self.conv_block3(x2)
         x4 = self.conv_block4(x3)
         x5 = self.conv_block5(x4)
         logits = self.linear(x5.reshape(x5.shape[0], -1))
-        return x1, x2, x3, x4, logits, self.sig(logits).squeeze(1)
+        return CardioNetOutput(x1, x2, x3, x4, logits, self.sig(logits).squeeze(1))

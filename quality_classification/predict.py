@@ -1,12 +1,15 @@
 """Load a quality checkpoint and classify grey windows."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from mmode.errors import CheckpointError
-from mmode.nets import channels_last, load_file, load_weights, require_kind, to_network_batch
-from mmode.shipped import default_quality_checkpoint as default_checkpoint
+from networks.batches import channels_last, to_network_batch
+from networks.checkpoints import load_file, load_weights, require_kind
+from quality_classification import shipped_checkpoint
 from quality_classification.model import CardioNet, CardioNetConfig
 
 BATCH = 4  # windows per forward pass: small batches stay in cache, faster on a CPU and lighter than 16
@@ -14,8 +17,8 @@ BATCH = 4  # windows per forward pass: small batches stay in cache, faster on a 
 
 def load_checkpoint(path=None, device="cpu") -> CardioNet:
     """A CardioNet in eval mode from our checkpoint or the published plain state_dict."""
-    path = path or default_checkpoint()
-    obj = load_file(path, device)
+    path = path or shipped_checkpoint()
+    obj = load_file(path, device, shipped=Path(path).resolve() == shipped_checkpoint())
     require_kind(obj, "quality-classifier", path)
     if isinstance(obj, dict) and "net_state_dict" in obj:
         net = CardioNet(config=CardioNetConfig(**obj.get("config", {})))
@@ -44,7 +47,7 @@ def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
             else:
                 batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
             batch = (batch - cfg.norm_mean) / cfg.norm_std
-            scores.append(net(batch.to(device))[5].float().cpu().numpy())
+            scores.append(net(batch.to(device)).score.float().cpu().numpy())
     return np.concatenate(scores) if scores else np.empty(0)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmode.nets import to_network_batch
+from networks.batches import to_network_batch
 from quality_classification.dataset import read_window
 from quality_classification.predict import load_checkpoint
 
@@ -21,8 +21,8 @@ def saliency(net, window: np.ndarray) -> tuple[np.ndarray, float]:
     cfg = net.config
     x = ((to_network_batch(window[None], cfg.input_px) - cfg.norm_mean) / cfg.norm_std).requires_grad_(True)
     outputs = net(x)
-    outputs[4].sum().backward()
-    return x.grad[0, 0].abs().numpy(), float(outputs[5].item())
+    outputs.logits.sum().backward()
+    return x.grad[0, 0].abs().numpy(), float(outputs.score.item())
 
 
 def main(argv=None) -> int:

@@ -6,7 +6,7 @@ Usage::
 
 Adam, BCE with per-class weights (bad windows are rarer), a seeded validation
 split of whole recordings, one metrics CSV row per epoch, in a new run folder
-with the settings (mmode.training_runs). ``-f``/``--init`` starts from the
+with the settings (networks.training_runs). ``-f``/``--init`` starts from the
 weights of another checkpoint (fine-tuning). Saves ``quality-clas-net.pt`` (the best
 epoch by validation accuracy), or with ``-a`` one ``quality-clas-net-<r>.pt``
 per run, each a freshly initialised network trained on a bootstrap resample.
@@ -26,10 +26,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mmode.cli import in_range
-from mmode.nets import load_file, load_weights
 from mmode.outputs import written_atomically
-from mmode.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
-                                 split_by_recording, write_settings)
+from networks.checkpoints import load_file, load_weights
+from networks.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
+                                    split_by_recording, write_settings)
+from quality_classification import CHECKPOINT_DIR
 from quality_classification.dataset import LABELS, QualityDataset, list_windows
 from quality_classification.model import CardioNet, CardioNetConfig
 
@@ -43,7 +44,7 @@ def run_epoch(net, loader, optimizer=None, pos_weight: float = 1.0, device="cpu"
     with torch.set_grad_enabled(optimizer is not None):
         for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
             images, labels = images.to(device), labels.to(device)
-            logits = net(images)[4][:, 0]
+            logits = net(images).logits[:, 0]
             weights = torch.where(labels > 0.5, torch.full_like(labels, pos_weight), torch.ones_like(labels))
             loss = F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
             if optimizer is not None:
@@ -57,7 +58,7 @@ def run_epoch(net, loader, optimizer=None, pos_weight: float = 1.0, device="cpu"
 
 
 def train_one(net, train_items, val_set, args, out_path: Path, metrics_writer, run: int, device) -> float:
-    from mmode.augment import classification_transform
+    from networks.augment import classification_transform
 
     cfg = net.config
     train_set = QualityDataset(train_items, cfg.input_px, classification_transform(), cfg.norm_mean, cfg.norm_std)
@@ -121,7 +122,7 @@ def train(args) -> int:
                              cfg.norm_std) if val_rows else None
     log.info("%d training and %d validation windows at %d px", len(train_items), len(val_rows), cfg.input_px)
 
-    output = run_folder("quality", args.output, args.replace_shipped)
+    output = run_folder("quality", args.output, CHECKPOINT_DIR, args.replace_shipped)
     write_settings(output, args)
     metrics_path = output / "quality_metrics.csv"
     new_file = not metrics_path.exists()

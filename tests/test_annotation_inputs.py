@@ -191,7 +191,7 @@ def test_quality_windows_are_not_centred_by_the_network_unasked(study, capsys):
     borders_path(study / "rec.dcm").unlink()
     line = _one_error(quality_dataset, study, _annotations(study, HEADER + GOOD_ROW), capsys)
     assert line.startswith(f"error: {borders_path(study / 'rec.dcm')}: no border traces") and \
-        "--centre-with-network" in line
+        "heart_segmentation.trace" in line
 
 
 # --- border traces --------------------------------------------------------------------------------------------

@@ -110,10 +110,11 @@ def test_output_folder_that_cannot_be_written(corpus, tmp_path, capsys):
 
 
 def test_missing_checkpoint_says_where_weights_live(corpus, tmp_path, capsys, monkeypatch):
-    import mmode.nets
+    import heart_segmentation.predict
 
     good, _ = corpus
-    monkeypatch.setattr(mmode.nets, "SEG_CHECKPOINT", tmp_path / "heart-seg-net.pt")  # the shipped file is gone
+    # The shipped file is gone.
+    monkeypatch.setattr(heart_segmentation.predict, "DEFAULT_CHECKPOINT", (tmp_path / "heart-seg-net.pt").resolve())
     code, err = _run_end2end(["-i", str(good), "-m", "25", "-o", str(tmp_path), "--seg-model",
                               str(tmp_path / "heart-seg-net.pt")], capsys)
     assert code == 2 and len(err) == 1
@@ -298,10 +299,10 @@ def test_no_cavity_in_a_study_draws_into_the_files_folder(study, blind_segmenter
 
 
 def test_one_model_file_for_both_networks_is_judged_by_its_kind(corpus, tmp_path, capsys):
-    from mmode.shipped import default_quality_checkpoint
+    from quality_classification import shipped_checkpoint
 
     good, _ = corpus
-    quality = default_quality_checkpoint()
+    quality = shipped_checkpoint()
     code, err = _run_end2end(["-i", str(good), "-m", "25", "-o", str(tmp_path), "--seg-model", str(quality)], capsys)
     assert code == 2 and err == [f"error: {quality}: not a segmentation checkpoint but a quality-classifier one; "
                                  "were --seg-model and the other model swapped?"]

@@ -93,10 +93,10 @@ def test_shipped_segmenter_runs_channels_last_with_the_same_mask(write_phantom):
 
 
 def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path, monkeypatch):
-    import mmode.nets
+    import heart_segmentation.predict
 
     # Only a missing shipped file gets the advice to restore it; a misspelt own file is just missing.
-    monkeypatch.setattr(mmode.nets, "SEG_CHECKPOINT", tmp_path / "missing.pt")
+    monkeypatch.setattr(heart_segmentation.predict, "DEFAULT_CHECKPOINT", (tmp_path / "missing.pt").resolve())
     with pytest.raises(CheckpointError, match=r"missing\.pt: model file not found.*zenodo"):
         load_seg(tmp_path / "missing.pt")
     with pytest.raises(CheckpointError, match=r"mine\.pt: model file not found$"):
@@ -108,10 +108,11 @@ def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path, monkey
 
 
 def test_swapped_model_files_are_named_as_such(tmp_path):
-    from mmode.shipped import SEG_CHECKPOINT, default_quality_checkpoint
+    from heart_segmentation import SHIPPED_CHECKPOINT as SEG_CHECKPOINT
+    from quality_classification import shipped_checkpoint
 
     with pytest.raises(CheckpointError, match="not a segmentation checkpoint but a quality-classifier one"):
-        load_seg(default_quality_checkpoint())
+        load_seg(shipped_checkpoint())
     with pytest.raises(CheckpointError, match="not a quality-classifier checkpoint but a segmentation one"):
         load_quality(SEG_CHECKPOINT)
     torch.save({"net_state_dict": {"something.weight": torch.zeros(1)}}, tmp_path / "other.pt")

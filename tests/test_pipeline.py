@@ -4,8 +4,10 @@ import pytest
 
 import phantom
 from heart_segmentation.predict import load_checkpoint as load_seg
-from mmode.analysis import analyse
+from mmode.analysis import Settings, analyse
+from mmode.recording import load_recording
 from mmode.results import all_rows
+from pipeline.models import Models
 from quality_classification.predict import load_checkpoint as load_quality
 
 # Seeds 7000+ are neither training (1000-1139) nor the networks' test seeds (5000-5111). The
@@ -25,7 +27,7 @@ MASS_G = 25
 
 @pytest.fixture(scope="module")
 def models():
-    return load_seg(), load_quality()
+    return Models(load_seg(), load_quality())
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def analyses(models, tmp_path_factory):
     for case in CASES:
         ph = phantom.generate(phantom.PhantomConfig(n_frames=40, **case))
         path = phantom.write(ph, tmp_path_factory.mktemp("pipe") / f"p{case['seed']}.dcm")
-        out.append((ph, analyse(path, MASS_G, *models)))
+        out.append((ph, analyse(load_recording(path), models, Settings.for_mass(MASS_G))))
     return out
 
 

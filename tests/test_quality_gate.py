@@ -4,7 +4,9 @@ import pytest
 
 import phantom
 from heart_segmentation.predict import load_checkpoint as load_seg
-from mmode.analysis import analyse, echo_free
+from mmode.analysis import Settings, analyse, echo_free
+from mmode.recording import load_recording
+from pipeline.models import Models
 from quality_classification import predict as quality_predict
 
 
@@ -25,8 +27,11 @@ def test_probe_off_stretch_never_passes_as_good(monkeypatch, tmp_path):
                                                 bad_segments=(("probe_off", 0.0, 0.7),)))
     path = phantom.write(ph, tmp_path / "rec.dcm")
     # A classifier that calls everything good, as the published one did on a real probe-off stretch.
-    monkeypatch.setattr(quality_predict, "classify_windows", lambda net, windows, device="cpu": np.ones(len(windows)))
-    analysis = analyse(path, 25, load_seg(), None)
+    class EverythingGood(Models):
+        def classify(self, windows):
+            return np.ones(len(windows))
+
+    analysis = analyse(load_recording(path), EverythingGood(load_seg(), None), Settings.for_mass(25))
     dt = analysis.seconds_per_px
     # Windows are judged whole: the last columns of the stretch lie in windows that reach the heart.
     assert not analysis.good_columns()[:int(0.5 / dt)].any()

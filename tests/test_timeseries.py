@@ -92,7 +92,8 @@ def test_make_timeseries_stitches_arrays():
 def test_the_originals_sequence_of_calls_gives_the_pipelines_numbers(write_phantom):
     # The original's end2end_framework.py, call by call, against our EchoCard and predict_single.
     from heart_segmentation import load_checkpoint, predict_single
-    from mmode.analysis import analyse
+    from mmode.analysis import Settings, analyse
+    from pipeline.models import Models
     from quality_classification import load_checkpoint as load_quality
 
     path, ph, _ = write_phantom(seed=43, n_frames=20, bad_segments=())
@@ -116,7 +117,8 @@ def test_the_originals_sequence_of_calls_gives_the_pipelines_numbers(write_phant
     assert times[0] == (0, ec.crop_size) and times[-1][1] == ec.image.shape[1]
     # The same beats and diameters as the pipeline, up to the masks' trip through the network's
     # 128 rows (4.8 image rows each) and back.
-    beats = analyse(path, 25, seg, quality).beats
+    beats = ec.analyse(Models(seg, quality), 25).beats
+    assert beats == analyse(ec.recording, Models(seg, quality), Settings.for_mass(25)).beats
     pipeline = {b.ed_index: b for b in beats}
     matched = [(pipeline[min(pipeline, key=lambda e: abs(e - ed))], d, s)
                for ed, d, s in zip(dpeaks, dlvids, slvids) if min(abs(e - ed) for e in pipeline) <= 3]

@@ -140,7 +140,7 @@ def test_a_beat_is_good_only_when_its_whole_cycle_is():
 
 
 def test_split_keeps_each_recording_on_one_side():
-    from mmode.training_runs import MIN_VALIDATION, split_by_recording
+    from networks.training_runs import MIN_VALIDATION, split_by_recording
 
     names = [f"rec{r}_{start:05d}.png" for r in range(10) for start in range(0, 1000, 100)]
     train_rows, val_rows = split_by_recording(names, 20, seed=1)
@@ -187,10 +187,11 @@ def test_training_writes_a_new_run_folder_with_its_settings(tmp_path, monkeypatc
 def test_training_never_writes_the_shipped_weights_unless_asked(tmp_path, capsys, module):
     import importlib
 
-    from mmode.shipped import QUALITY_CHECKPOINT_DIR, SEG_CHECKPOINT
+    from heart_segmentation import SHIPPED_CHECKPOINT
+    from quality_classification import CHECKPOINT_DIR
 
     train = importlib.import_module(f"{module}.train")
-    shipped = SEG_CHECKPOINT.parent if module == "heart_segmentation" else QUALITY_CHECKPOINT_DIR
+    shipped = SHIPPED_CHECKPOINT.parent if module == "heart_segmentation" else CHECKPOINT_DIR
     before = {p.name: p.read_bytes() for p in shipped.iterdir()}
     args = _tiny_training_set(module, tmp_path / "data")
     assert train.main([*args, "-o", str(shipped)]) == 2
@@ -276,13 +277,14 @@ def test_the_originals_default_output_inside_a_package_folder_is_refused(tmp_pat
     # The original's train.py wrote to ./checkpoints: run from inside a package folder, the shipped weights.
     import importlib
 
-    import mmode.training_runs
-
     train = importlib.import_module(f"{module}.train")
     package = tmp_path / module
     (package / "checkpoints").mkdir(parents=True)
     (package / "checkpoints" / "weights.pt").write_bytes(b"shipped")
-    monkeypatch.setattr(mmode.training_runs, "SHIPPED_DIRS", (package / "checkpoints",))
+    if module == "heart_segmentation":
+        monkeypatch.setattr(train, "SHIPPED_CHECKPOINT", package / "checkpoints" / "heart-seg-net.pt")
+    else:
+        monkeypatch.setattr(train, "CHECKPOINT_DIR", package / "checkpoints")
     args = _tiny_training_set(module, tmp_path / "data")
     monkeypatch.chdir(package)
     assert train.main([*args, "-o", "checkpoints"]) == 2

@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 import phantom
-from heart_segmentation.predict import DEFAULT_CHECKPOINT, load_checkpoint as load_seg
-from mmode.analysis import analyse
-from quality_classification.predict import load_checkpoint as load_quality
+from heart_segmentation import SHIPPED_CHECKPOINT
+from mmode.analysis import Settings, analyse
+from mmode.recording import load_recording
+from pipeline.models import load_models
+from quality_classification import shipped_checkpoint
 
 MATCH_PX = 3
 # (label, attribute of a reported beat, key of a truth beat, relative error)
@@ -63,7 +65,7 @@ def evaluate_group(seeds, family, args, models, folder: Path) -> dict:
             ph = phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=args.frames, jpeg=args.jpeg, family=family,
                                                         bad_segments=((kind, 1.5, 0.8),)))
         path = phantom.write(ph, folder / f"p{seed}.dcm")
-        result = evaluate(ph, analyse(path, args.mass, *models))
+        result = evaluate(ph, analyse(load_recording(path), models, Settings.for_mass(args.mass)))
         print(f"  seed {seed} ({ph.config.family}, bad: {', '.join(ph.bad_kinds)}): {result['good']} good beats, "
               f"{result['good'] - result['missed']} reported, {result['inside_bad']} inside bad stretches")
         errors += result["errors"]
@@ -97,10 +99,10 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=49)
     parser.add_argument("--mass", type=float, default=25)
     parser.add_argument("--jpeg", action="store_true")
-    parser.add_argument("--seg-model", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--seg-model", type=Path, default=SHIPPED_CHECKPOINT)
     parser.add_argument("--quality-model", type=Path)
     args = parser.parse_args(argv)
-    models = load_seg(args.seg_model), load_quality(args.quality_model)
+    models = load_models(args.seg_model, args.quality_model)
     groups = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, family, first in ((f"held-out family ({phantom.HELD_OUT_FAMILY})", phantom.HELD_OUT_FAMILY, 7000),

@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from mmode.cli import EXIT_BAD_INPUT, in_range, report
 from mmode.errors import EchoInputError, OutputError
-from mmode.shipped import QUALITY_CHECKPOINT_DIR, SEG_CHECKPOINT
-
-SHIPPED_DIRS = (SEG_CHECKPOINT.parent, QUALITY_CHECKPOINT_DIR)
 MAX_EPOCHS = 10_000
 
 
@@ -55,13 +53,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=in_range(int, 0, 1024), default=0, help="torch CPU threads (0: torch's own)")
 
 
-def run_folder(kind: str, output: Path | None, replace_shipped: bool = False) -> Path:
+def run_folder(kind: str, output: Path | None, shipped_dir: Path, replace_shipped: bool = False) -> Path:
     """The folder a run writes into, created: ``output``, or a new ``runs/<kind>-<date>-<time>[-n]``.
+
+    ``shipped_dir``: the model package's own checkpoint folder (the trainer passes it).
 
     Raises
     ------
-    OutputError when ``output`` is a shipped checkpoint folder and ``replace_shipped`` is false,
-    or is not a folder.
+    OutputError when ``output`` is ``shipped_dir`` and ``replace_shipped`` is false, or is not a folder.
     """
     if output is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -71,7 +70,7 @@ def run_folder(kind: str, output: Path | None, replace_shipped: bool = False) ->
             n += 1
             output = Path("runs") / f"{kind}-{stamp}-{n}"
     resolved = output.resolve()
-    if not replace_shipped and any(resolved == shipped.resolve() for shipped in SHIPPED_DIRS):
+    if not replace_shipped and resolved == Path(shipped_dir).resolve():
         raise OutputError(output, "is the folder of the shipped weights; choose another -o, or pass "
                                   "--replace-shipped to overwrite them")
     if output.exists() and not output.is_dir():
@@ -82,13 +81,10 @@ def run_folder(kind: str, output: Path | None, replace_shipped: bool = False) ->
 
 def write_settings(folder: Path, args: argparse.Namespace) -> Path:
     """``settings.json`` in ``folder``: every option, the command line and the library versions."""
-    import numpy
-    import torch
-
     settings = {
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__},
+        "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     path = folder / "settings.json"
