@@ -3,6 +3,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -170,8 +171,8 @@ def test_run4all_mass_table(small, tmp_path):
     assert "body mass 'heavy'" in read_csv(out / "errors.csv")[0]["error"]
 
 
-def test_forked_sidecar_writes_what_this_process_writes(small, tmp_path):
-    """As users run it, end2end_framework.py reads the file and draws the graphs in a forked process;
+def test_forked_helper_writes_what_this_process_writes(small, tmp_path):
+    """As users run it, end2end_framework.py reads the file and draws the graphs in a forked helper;
     main() here (torch already loaded) does the same steps in this process: the same CSV, all five graphs."""
     path = small[1][0]
     result = subprocess.run([sys.executable, str(ROOT / "end2end_framework.py"), "-i", str(path), "-m", "25",
@@ -184,41 +185,45 @@ def test_forked_sidecar_writes_what_this_process_writes(small, tmp_path):
         assert (tmp_path / "forked" / name).stat().st_size > 10_000, name
     # graphs are written whole, then renamed: no temporary file is left beside them
     assert sorted(p.name for p in (tmp_path / "forked").iterdir()) == sorted([*GRAPH_FILES, "output_all.csv",
-                                                                              ".output_all.csv.sources.json"])
+                                                                              ".output_all.csv.sources.json",
+                                                                              ".output_all.csv.lock"])
 
 
-SIDECAR_SCRIPT = """
-import sys
+HELPERS_SCRIPT = """
+import multiprocessing, sys, time
 from pathlib import Path
 import numpy as np
 from mmode.errors import NotDicomError
 from mmode.recording import load_recording
-from mmode.sidecar import Sidecar
+from pipeline.commands import load_timed
+from pipeline.helpers import Helpers
 
 good, bad = Path(sys.argv[1]), Path(sys.argv[2])
-sidecar = Sidecar(graphs=False)
-assert sidecar.forked
-for path in (good, bad, good):  # answers come back in the order asked
-    sidecar.load(path)
+helpers = Helpers(2)
+jobs = [helpers.submit(load_timed, path) for path in (good, bad, good)]
+assert helpers.forked and len(multiprocessing.active_children()) == 2
 expected = load_recording(good)
-for k in range(3):
+for job in jobs:  # each job's own answer, whichever helper ran it
     try:
-        recording, seconds = sidecar.result()
+        recording, timings = job.result()
         assert np.array_equal(recording.image, expected.image) and recording.calibration == expected.calibration
+        assert timings["load+stitch"] > 0
         print("same recording")
     except NotDicomError as error:
         print(error)
-        assert sys.version_info < (3, 11) or "in load_recording_timed" in error.__notes__[0], error.__notes__
-pid = sidecar._process.pid
-sidecar.close()
-assert not sidecar.forked and not Path(f"/proc/{pid}").exists()
+        assert "in load_timed" in str(error.__cause__)  # the helper's traceback, for --debug
+helpers.close()
+deadline = time.time() + 5
+while multiprocessing.active_children() and time.time() < deadline:
+    time.sleep(0.05)
+assert not helpers.forked and not multiprocessing.active_children()
 """
 
 
-def test_sidecar_process_answers_in_order_and_raises_errors(small, tmp_path):
+def test_helpers_answer_each_job_and_raise_its_error(small, tmp_path):
     bad = tmp_path / "notes.dcm"
     bad.write_text("hello")
-    result = subprocess.run([sys.executable, "-c", SIDECAR_SCRIPT, str(small[1][0]), str(bad)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-c", HELPERS_SCRIPT, str(small[1][0]), str(bad)], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["same recording", f"{bad}: not a DICOM file (no DICM preamble)",
@@ -227,7 +232,7 @@ def test_sidecar_process_answers_in_order_and_raises_errors(small, tmp_path):
 
 def test_main_process_imports_only_what_it_needs(small, tmp_path):
     """torchvision (training only), pandas and scipy stay out of the main job; matplotlib stays in the
-    sidecar that draws the graphs (each costs a large part of a second to import)."""
+    helper that draws the graphs (each costs a large part of a second to import)."""
     script = ("import sys, end2end_framework as e; code = e.main(sys.argv[1:]); "
               "print(code, sorted(m for m in ('torchvision', 'pandas', 'scipy', 'matplotlib') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", script, "-i", str(small[1][0]), "-m", "25", "-o", str(tmp_path)],
@@ -236,63 +241,84 @@ def test_main_process_imports_only_what_it_needs(small, tmp_path):
     assert (tmp_path / "output_img.png").is_file()
 
 
-def test_sidecar_runs_here_once_torch_is_loaded(small, tmp_path):
+def test_helpers_run_here_once_torch_is_loaded(small, tmp_path):
     import torch  # noqa: F401 - forking now could hang on torch's threads
 
     from mmode.errors import NotDicomError
-    from mmode.sidecar import Sidecar
+    from pipeline.commands import load_timed
+    from pipeline.helpers import Helpers
 
     bad = tmp_path / "notes.dcm"
     bad.write_text("hello")
-    sidecar = Sidecar(graphs=True)
-    assert not sidecar.forked
-    sidecar.load(bad)
-    sidecar.load(small[1][0])
+    helpers = Helpers(2)
+    failing, loading = helpers.submit(load_timed, bad), helpers.submit(load_timed, small[1][0])
+    assert not helpers.forked
     with pytest.raises(NotDicomError, match="notes.dcm"):
-        sidecar.result()
-    recording, seconds = sidecar.result()
-    assert recording.path == small[1][0] and recording.image.shape[1] > 2000 and seconds > 0
-    sidecar.close()
+        failing.result()
+    recording, timings = loading.result()
+    assert recording.path == small[1][0] and recording.image.shape[1] > 2000 and timings["load+stitch"] > 0
+    helpers.close()
 
 
-SIDECAR_DEATH_SCRIPT = """
+HELPER_DEATH_SCRIPT = """
 import os, signal, sys, time
 from pathlib import Path
 import numpy as np
 from mmode.recording import load_recording
-from mmode.sidecar import Sidecar
+from pipeline.helpers import Helpers
 
 path = Path(sys.argv[1])
-sidecar = Sidecar(graphs=False)
-os.kill(sidecar._process.pid, signal.SIGKILL)
-sidecar.load(path)
-recording, seconds = sidecar.result()  # done here instead, with a warning
-assert not sidecar.forked and np.array_equal(recording.image, load_recording(path).image)
-sidecar.load(path)
-assert sidecar.result()[0].image.shape == recording.image.shape
-sidecar.close()
+helpers = Helpers(1)
+os.kill(helpers.submit(os.getpid).result(), signal.SIGKILL)
+recording = helpers.submit(load_recording, path).result()  # done here instead, with a warning
+assert not helpers.forked and np.array_equal(recording.image, load_recording(path).image)
+assert helpers.submit(load_recording, path).result().image.shape == recording.image.shape
+helpers.close()
 
-sidecar = Sidecar(graphs=False)
+helpers = Helpers(1)
 for k in range(3):
-    sidecar.load(path)
+    helpers.submit(time.sleep, 5)
 started = time.perf_counter()
-sidecar.close()  # nobody will collect those: stop at once, do not finish them
-assert time.perf_counter() - started < 2, time.perf_counter() - started
+helpers.close()  # nobody will collect those: return at once, do not wait for them
+assert time.perf_counter() - started < 1, time.perf_counter() - started
 print("ok")
 """
 
 
-def test_sidecar_death_costs_only_speed_and_close_drops_work(small):
-    result = subprocess.run([sys.executable, "-c", SIDECAR_DEATH_SCRIPT, str(small[1][0])], cwd=ROOT,
+def test_helper_death_costs_only_speed_and_close_drops_work(small):
+    result = subprocess.run([sys.executable, "-c", HELPER_DEATH_SCRIPT, str(small[1][0])], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
-    assert "sidecar process ended unexpectedly (exit code -9); going on without it" in result.stderr
+    assert "a helper process ended unexpectedly; going on without helpers" in result.stderr
 
 
-def test_sidecar_folder_is_removed_when_the_script_fails_before_close(small, tmp_path):
-    script = ("import sys; from mmode.sidecar import Sidecar; s = Sidecar(graphs=False); s.load(sys.argv[1]); "
-              "s.result(); s.load(sys.argv[1]); raise SystemExit('failed before close()')")
-    result = subprocess.run([sys.executable, "-c", script, str(small[1][0])], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp_path)})
-    assert result.returncode == 1 and "failed before close()" in result.stderr
-    assert not list(tmp_path.iterdir())
+PARENT_DEATH_SCRIPT = """
+import os, signal, time
+from pipeline.helpers import Helpers
+
+helpers = Helpers(1)
+print(helpers.submit(os.getpid).result(), flush=True)
+helpers.submit(time.sleep, 60)  # busy when its parent dies
+time.sleep(0.2)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (a zombie nobody reaps counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_helpers_end_when_the_command_is_killed():
+    result = subprocess.run([sys.executable, "-c", PARENT_DEATH_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == -9
+    helper = int(result.stdout.split()[0])
+    deadline = time.time() + 5
+    while not _gone(helper) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _gone(helper)

@@ -207,8 +207,8 @@ def test_interrupt_and_resume_keep_every_file_exactly_once(study, tmp_path, sig)
     while not list(out.glob("*/done.json")) and time.time() < deadline:  # one file wholly finished
         time.sleep(0.01)
     process.send_signal(sig)
-    process.communicate(timeout=60)  # returns once the sidecar process, which shares the pipes, is gone too
-    assert not list(scratch.iterdir())  # the sidecars' answer folders are gone, even after SIGKILL
+    process.communicate(timeout=60)  # returns once the helper processes, which share the pipes, are gone too
+    assert not list(scratch.iterdir())  # no files pass between the processes, even after SIGKILL
     partial = _rows_by_file((out / "output_all.csv").read_text())
     expected = _rows_by_file(reference)
     assert partial and len(partial) < 4

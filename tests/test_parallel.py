@@ -1,4 +1,4 @@
-"""run4all with its sidecar processes, worker processes and on a dask cluster gives exactly the sequential CSV."""
+"""run4all with its helper processes, worker processes and on a dask cluster gives exactly the sequential CSV."""
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +21,8 @@ def study(tmp_path_factory):
     return folder, (out / "output_all.csv").read_text(), (out / "errors.csv").read_text()
 
 
-def test_sidecars_equal_sequential(study, tmp_path):
-    """As users run it, run4all.py reads and draws in forked sidecars (run4all.main in this process,
+def test_helpers_equal_sequential(study, tmp_path):
+    """As users run it, run4all.py reads and draws in forked helpers (run4all.main in this process,
     where torch is loaded, does everything itself): the same CSV, errors and graphs, a broken file between."""
     script = Path(run4all.__file__)
     result = subprocess.run([sys.executable, str(script), "-i", str(study[0]), "-m", "25", "-o", str(tmp_path)],
@@ -51,7 +51,7 @@ def test_dask_local_cluster_equals_sequential(study, tmp_path):
 
 
 def test_bad_mass_is_reported_before_reading_in_every_mode(study, tmp_path):
-    """The broken file with a bad mass: its error is the mass, in this process and with sidecars."""
+    """The broken file with a bad mass: its error is the mass, in this process and with helpers."""
     table = tmp_path / "masses.csv"
     table.write_text("file,mass\nbroken.dcm,heavy\n")
     argv = ["-i", str(study[0]), "-m", "25", "--mass-table", str(table), "--no-graphs"]
