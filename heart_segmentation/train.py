@@ -31,6 +31,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
@@ -42,6 +43,7 @@ from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from heart_segmentation.validate import beat_lvid_errors, traced_recordings
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL
 from mmode.cli import in_range
+from mmode.metrics import dice
 from mmode.outputs import written_atomically
 from networks.checkpoints import load_file
 from networks.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
@@ -56,12 +58,9 @@ FROZEN_WITH_ENCODER = ("encode1", "encode2", "encode3", "encode4", "bottleneck")
 log = logging.getLogger(__name__)
 
 
-def class_dice(pred: torch.Tensor, labels: torch.Tensor, cls: int) -> torch.Tensor:
-    """Per-window Dice of class ``cls`` (1 where both are empty), shape (batch,)."""
-    p, t = pred == cls, labels == cls
-    inter = (p & t).sum(dim=(1, 2)).float()
-    total = (p.sum(dim=(1, 2)) + t.sum(dim=(1, 2))).float()
-    return torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(inter))
+def class_dice(pred: torch.Tensor, labels: torch.Tensor, cls: int) -> np.ndarray:
+    """Per-window Dice of class ``cls`` (1 where both are empty), shape (batch,): mmode.metrics.dice."""
+    return dice((pred == cls).cpu().numpy(), (labels == cls).cpu().numpy(), axis=(1, 2))
 
 
 def class_edges(labels: torch.Tensor) -> torch.Tensor:
@@ -111,9 +110,9 @@ def run_epoch(net, loader, optimizer=None, device="cpu") -> dict:
                 optimizer.step()
             with torch.no_grad():
                 target = labels[:, 0]
-                totals["dice"] += class_dice(pred, target, CAVITY).sum().item()
+                totals["dice"] += class_dice(pred, target, CAVITY).sum()
                 walls = (class_dice(pred, target, ANTERIOR_WALL) + class_dice(pred, target, POSTERIOR_WALL)) / 2
-                totals["wall_dice"] += walls.sum().item()
+                totals["wall_dice"] += walls.sum()
                 totals["mse"] += ((cavity_prob - (target == CAVITY).float()) ** 2).mean(dim=(1, 2)).sum().item()
                 totals["loss"] += loss.item() * len(images)
             n += len(images)

@@ -6,11 +6,17 @@ import numpy as np
 from mmode.annotations import cavity_mask
 
 
-def dice(pred, true) -> float:
-    """Dice overlap of two binary masks (1.0 when both are empty)."""
+def dice(pred, true, axis=None):
+    """Dice overlap of two binary masks, 1.0 where both are empty.
+
+    ``axis``: the axes to sum over, e.g. (1, 2) for one Dice per window of (n, rows, cols)
+    masks (an (n,) array); None for one float over all of both masks.
+    """
     pred, true = np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)
-    total = pred.sum() + true.sum()
-    return 1.0 if total == 0 else 2.0 * np.logical_and(pred, true).sum() / total
+    total = np.count_nonzero(pred, axis=axis) + np.count_nonzero(true, axis=axis)
+    overlap = np.count_nonzero(pred & true, axis=axis)
+    scores = np.where(total > 0, 2.0 * overlap / np.maximum(total, 1), 1.0)
+    return float(scores) if axis is None else scores
 
 
 def classification_metrics(predicted, true) -> dict:

@@ -11,6 +11,41 @@ def rewrite_dicom(source, target, change):
     return target
 
 
+# --- changes for rewrite_dicom: the ways the tests spoil a good recording ------------------------
+
+def mmode_region(ds):
+    """The M-mode region (RegionSpatialFormat 2) of a dataset's SequenceOfUltrasoundRegions."""
+    return next(r for r in ds.SequenceOfUltrasoundRegions if r.RegionSpatialFormat == 2)
+
+
+def set_region(keyword, value):
+    """A change that sets ``keyword`` of the M-mode region to ``value``."""
+    def change(ds):
+        setattr(mmode_region(ds), keyword, value)
+    return change
+
+
+def set_frames(value):
+    """A change that sets NumberOfFrames to ``value``."""
+    def change(ds):
+        ds.NumberOfFrames = value
+    return change
+
+
+def drop_mmode_region(ds):
+    ds.SequenceOfUltrasoundRegions = [r for r in ds.SequenceOfUltrasoundRegions if r.RegionSpatialFormat != 2]
+
+
+def blank_pixels(ds):
+    ds.PixelData = bytes(len(ds.PixelData))
+
+
+def colour_pixels(ds):
+    pixels = ds.pixel_array.copy()
+    pixels[..., 0] = 255 - pixels[..., 0]  # a colour picture, not a grey trace
+    ds.PixelData = pixels.tobytes()
+
+
 def log_probs(labels: np.ndarray, n_classes: int = 4, certain: float = 0.98) -> np.ndarray:
     """Confident class log-probabilities (n_classes, rows, width) from a label image, as a network's."""
     prob = np.full((n_classes, *labels.shape), (1 - certain) / (n_classes - 1), dtype=np.float32)

@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 import end2end_framework
 import phantom
 import run4all
-from helpers import rewrite_dicom
+from helpers import colour_pixels, mmode_region, rewrite_dicom, set_frames, set_region
 from mmode.cli import no_good_beats
 from mmode.dicom_io import read_frames
 from mmode.errors import BadMassError, EchoInputError, ImplausibleRecordingError, shown
@@ -221,46 +221,24 @@ def test_matplotlib_cache_goes_to_a_temporary_folder_when_home_is_unwritable(tmp
 
 # --- implausible recordings -------------------------------------------------------------------
 
-def _mmode_region(ds):
-    return next(r for r in ds.SequenceOfUltrasoundRegions if r.RegionSpatialFormat == 2)
-
-
-def _set(keyword, value):
-    def change(ds):
-        setattr(_mmode_region(ds), keyword, value)
-    return change
-
-
-def _frames(value):
-    def change(ds):
-        ds.NumberOfFrames = value
-    return change
-
-
-def _colour(ds):
-    pixels = ds.pixel_array.copy()
-    pixels[..., 0] = 255 - pixels[..., 0]  # a colour picture, not a grey trace
-    ds.PixelData = pixels.tobytes()
-
-
 def _tiny_rows(ds):
-    region = _mmode_region(ds)
+    region = mmode_region(ds)
     region.RegionLocationMaxY1 = region.RegionLocationMinY0 + 3
 
 
 def _tiny_cols(ds):
-    region = _mmode_region(ds)
+    region = mmode_region(ds)
     region.RegionLocationMaxX1 = region.RegionLocationMinX0 + 5
 
 
 @pytest.mark.parametrize("name, change, reason", [
-    ("cm.dcm", _set("PhysicalDeltaY", 0.999), "implausible depth calibration 9.99 mm per pixel"),
-    ("slow.dcm", _set("PhysicalDeltaX", 0.5), "implausible time calibration 0.5 s per pixel"),
+    ("cm.dcm", set_region("PhysicalDeltaY", 0.999), "implausible depth calibration 9.99 mm per pixel"),
+    ("slow.dcm", set_region("PhysicalDeltaX", 0.5), "implausible time calibration 0.5 s per pixel"),
     ("rows.dcm", _tiny_rows, "M-mode region of 1024x3 pixels is too small"),
     ("cols.dcm", _tiny_cols, "M-mode region of 5x616 pixels is too small"),
-    ("negative.dcm", _frames(-3), "NumberOfFrames -3 is outside"),
-    ("fewer.dcm", _frames(9), "NumberOfFrames 9 does not match the pixel data, which holds 12 frames"),
-    ("colour.dcm", _colour, "the M-mode region is a colour picture"),
+    ("negative.dcm", set_frames(-3), "NumberOfFrames -3 is outside"),
+    ("fewer.dcm", set_frames(9), "NumberOfFrames 9 does not match the pixel data, which holds 12 frames"),
+    ("colour.dcm", colour_pixels, "the M-mode region is a colour picture"),
 ])
 def test_implausible_recording_is_refused_with_the_reason(good, tmp_path, name, change, reason):
     path = rewrite_dicom(good, tmp_path / name, change)
@@ -517,9 +495,9 @@ def test_study_mixing_every_bad_class_with_good_recordings(good, tmp_path, capsy
     bad = {
         "notes.dcm": lambda path: path.write_text("hello"),
         "truncated.dcm": lambda path: path.write_bytes(good.read_bytes()[:5000]),
-        "cm.dcm": lambda path: rewrite_dicom(good, path, _set("PhysicalDeltaY", 0.999)),
-        "frames.dcm": lambda path: rewrite_dicom(good, path, _frames(-3)),
-        "colour.dcm": lambda path: rewrite_dicom(good, path, _colour),
+        "cm.dcm": lambda path: rewrite_dicom(good, path, set_region("PhysicalDeltaY", 0.999)),
+        "frames.dcm": lambda path: rewrite_dicom(good, path, set_frames(-3)),
+        "colour.dcm": lambda path: rewrite_dicom(good, path, colour_pixels),
         "rows.dcm": lambda path: rewrite_dicom(good, path, _tiny_rows),
         "pipe.dcm": os.mkfifo,
         "dangling.dcm": lambda path: os.symlink(tmp_path / "nowhere.dcm", path),

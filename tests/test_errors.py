@@ -7,7 +7,7 @@ from mmode.dicom_io import read_frames
 from mmode.errors import (CalibrationError, CorruptFileError, EchoInputError, NoMModeRegionError,
                           NoPixelDataError, NotDicomError)
 from mmode.recording import load_recording
-from helpers import rewrite_dicom
+from helpers import drop_mmode_region, rewrite_dicom, set_region
 
 
 @pytest.mark.parametrize("name", ["examples_ybr_color.dcm", "examples_palette.dcm", "examples_rgb_color.dcm"])
@@ -68,12 +68,8 @@ def test_no_ultrasound_regions(write_phantom, tmp_path):
 
 def test_regions_without_mmode(write_phantom, tmp_path):
     path, _, _ = write_phantom(seed=21)
-
-    def drop_mmode(ds):
-        ds.SequenceOfUltrasoundRegions = [r for r in ds.SequenceOfUltrasoundRegions if r.RegionSpatialFormat != 2]
-
     with pytest.raises(NoMModeRegionError, match=r"found formats \[1, 4\]"):
-        read_frames(rewrite_dicom(path, tmp_path / "nomm.dcm", drop_mmode))
+        read_frames(rewrite_dicom(path, tmp_path / "nomm.dcm", drop_mmode_region))
 
 
 @pytest.mark.parametrize("name, keyword, value, match", [
@@ -82,11 +78,5 @@ def test_regions_without_mmode(write_phantom, tmp_path):
 ])
 def test_bad_mmode_region(write_phantom, tmp_path, name, keyword, value, match):
     path, _, _ = write_phantom(seed=21)
-
-    def edit(ds):
-        for region in ds.SequenceOfUltrasoundRegions:
-            if region.RegionSpatialFormat == 2:
-                setattr(region, keyword, value)
-
     with pytest.raises(CalibrationError, match=match):
-        read_frames(rewrite_dicom(path, tmp_path / name, edit))
+        read_frames(rewrite_dicom(path, tmp_path / name, set_region(keyword, value)))

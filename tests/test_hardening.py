@@ -13,7 +13,7 @@ import pytest
 import end2end_framework
 import phantom
 import run4all
-from helpers import rewrite_dicom
+from helpers import blank_pixels, drop_mmode_region, rewrite_dicom, set_region
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(n_frames=12)
@@ -23,20 +23,6 @@ def _phantom(folder: Path, name: str, **overrides) -> Path:
     ph = phantom.generate(phantom.PhantomConfig(**{**SMALL, **overrides}))
     return phantom.write(ph, folder / name)
 
-
-
-def _set_units(ds):
-    for region in ds.SequenceOfUltrasoundRegions:
-        if region.RegionSpatialFormat == 2:
-            region.PhysicalUnitsYDirection = 2
-
-
-def _blank(ds):
-    ds.PixelData = bytes(len(ds.PixelData))
-
-
-def _drop_mmode(ds):
-    ds.SequenceOfUltrasoundRegions = [r for r in ds.SequenceOfUltrasoundRegions if r.RegionSpatialFormat != 2]
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +45,14 @@ def corpus(tmp_path_factory):
     items["no regions"] = (rewrite_dicom(good, folder / "noregions.dcm",
                                     lambda ds: ds.__delattr__("SequenceOfUltrasoundRegions")),
                            "no SequenceOfUltrasoundRegions")
-    items["no M-mode region"] = (rewrite_dicom(good, folder / "nommode.dcm", _drop_mmode),
+    items["no M-mode region"] = (rewrite_dicom(good, folder / "nommode.dcm", drop_mmode_region),
                                  "no M-mode ultrasound region")
-    items["wrong units"] = (rewrite_dicom(good, folder / "units.dcm", _set_units), "units are (4, 2)")
+    items["wrong units"] = (rewrite_dicom(good, folder / "units.dcm", set_region("PhysicalUnitsYDirection", 2)), "units are (4, 2)")
     items["one frame"] = (_phantom(folder, "oneframe.dcm", seed=7201, n_frames=1), "only one frame")
     items["no overlap"] = (_phantom(folder, "nooverlap.dcm", seed=7202, shift_px=(1030, 1100)), "do not overlap")
     items["too short"] = (_phantom(folder, "short.dcm", seed=7203, n_frames=3, region_cols=300, frame_cols=400),
                           "shorter than one 616-column analysis window")
-    items["blank"] = (rewrite_dicom(good, folder / "blank.dcm", _blank), "no left-ventricular cavity")
+    items["blank"] = (rewrite_dicom(good, folder / "blank.dcm", blank_pixels), "no left-ventricular cavity")
     return good, items
 
 

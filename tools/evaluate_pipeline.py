@@ -23,7 +23,6 @@ from heart_segmentation import SHIPPED_CHECKPOINT
 from mmode.analysis import Settings, analyse
 from mmode.recording import load_recording
 from pipeline.models import load_models
-from quality_classification import shipped_checkpoint
 
 MATCH_PX = 3
 # (label, attribute of a reported beat, key of a truth beat, relative error)
