@@ -17,9 +17,8 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 from mmode.analysis import Settings
 from mmode.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, MAX_WORKERS, configure_logging, default_csv_name,
@@ -183,28 +182,30 @@ def _run_here(todo, mass_of, folder_of, args, helpers: Helpers):
     # A bad body mass fails before the file is read, as everywhere else.
     settings_of = {path: _guarded(args, lambda: Settings.for_mass(mass_of[path], path, args.threshold), path)
                    for path in todo}
-    readable = [path for path in todo if settings_of[path][1] is None]
-    loading = {path: helpers.submit(load_timed, path) for path in readable[:1]}
+    to_read = iter([path for path in todo if settings_of[path][1] is None])
+    first = next(to_read, None)
+    loading = {} if first is None else {first: helpers.submit(load_timed, first)}
     if args.graphs:
         helpers.submit(warm_up)
-    return _results_here(todo, settings_of, readable, loading, folder_of, args, helpers)
+    return _results_here(todo, settings_of, to_read, loading, folder_of, args, helpers)
 
 
-def _results_here(todo, settings_of, readable, loading, folder_of, args, helpers):
+def _results_here(todo, settings_of, to_read, loading, folder_of, args, helpers):
     """While the networks run on file i, one helper reads file i+1 and the other draws the graphs of file i-1."""
-    drawing = {}  # path -> (analysis, Job) of graphs being drawn
-    previous = None
+    drawing = {}  # path -> the Job drawing its graphs
+    previous = None  # (path, analysis, error) of the file before
     for path in todo:
         settings, error = settings_of[path]
         analysis = None
         if error is None:
-            following = readable[readable.index(path) + 1:][:1]
-            loading.update({p: helpers.submit(load_timed, p) for p in following})  # read while this one runs
+            following = next(to_read, None)
+            if following is not None:  # read while this one runs
+                loading[following] = helpers.submit(load_timed, following)
             failures = folder_of[path] if args.graphs else None
             analysis, error = _guarded(args, lambda: analyse_loaded(loading.pop(path).result(), _models, settings,
                                                                    failures, args.dpi), path)
         if error is None and args.graphs:
-            drawing[path] = analysis, helpers.submit(write_file_graphs, analysis, folder_of[path], args.dpi)
+            drawing[path] = helpers.submit(write_file_graphs, analysis, folder_of[path], args.dpi)
         if previous is not None:
             yield _finish(*previous, drawing, args)
         previous = (path, analysis, error)
@@ -215,7 +216,7 @@ def _results_here(todo, settings_of, readable, loading, folder_of, args, helpers
 def _finish(path, analysis, error, drawing, args):
     """(path, Outcome) once the graphs of ``path`` (if any) are drawn."""
     if path in drawing:
-        seconds, error = _guarded(args, drawing.pop(path)[1].result, path)
+        seconds, error = _guarded(args, drawing.pop(path).result, path)
         if error is None:
             analysis.timings["graphs"] = seconds
     return path, Outcome.of(analysis, error, args.write)
