@@ -1,4 +1,7 @@
 """Segmenter training and inference details: border-weighted loss, narrow windows, fine-tuning."""
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import heart_segmentation.predict as predict
+import phantom
 from heart_segmentation import QuickNat, QuickNatConfig
 from mmode.analysis import gate_beats
 from mmode.annotations import label_mask
@@ -293,3 +297,64 @@ def test_the_originals_default_output_inside_a_package_folder_is_refused(tmp_pat
     assert [p.name for p in (package / "checkpoints").iterdir()] == ["weights.pt"]
     assert (package / "checkpoints" / "weights.pt").read_bytes() == b"shipped"
     assert len(list((package / "runs").iterdir())) == 1
+
+
+# --- every training command of the README leaves the shipped weights alone ---------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_FOLDERS = [ROOT / "heart_segmentation" / "checkpoints", ROOT / "quality_classification" / "checkpoints"]
+
+
+def readme_training_commands() -> list[list[str]]:
+    """The ``python -m PACKAGE.train ...`` lines of the README's code blocks, as argument lists.
+
+    tools/train_shipped.sh is left out: replacing the shipped weights is what it is for.
+    """
+    commands = []
+    for block in re.findall(r"```\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = line.split("#")[0].split()
+            if words[:2] == ["python", "-m"] and len(words) > 2 and words[2].endswith(".train"):
+                commands.append(words[2:])
+    return commands
+
+
+def _for_a_tiny_run(command: list[str], tmp_path: Path) -> tuple[str, list[str]]:
+    """(module, arguments): the README's command with its data swapped for a few windows and 1 epoch."""
+    module, args = command[0].removesuffix(".train"), list(command[1:])
+    values = {option: k + 1 for k, option in enumerate(args) if option.startswith("-")}
+    data = tmp_path / "data"
+    if module == "heart_segmentation":
+        _segmentation_windows(data)
+    else:
+        _tiny_quality_windows(data)
+        for png in data.rglob("*.png"):  # -t npy reads the same windows as arrays
+            target = data / "npys" / png.parent.name / f"{png.stem}.npy"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            np.save(target, np.asarray(Image.open(png)))
+    replace = {"-d": str(data), "-e": "1", "--init": str(ROOT / args[values["--init"]]) if "--init" in values else None}
+    if "--val-recordings" in values:
+        traced = tmp_path / "val"
+        phantom.make_set(traced, [7400], n_frames=4, bad_segments=())
+        replace["--val-recordings"] = str(traced)
+    for option, value in replace.items():
+        if option in values and value is not None:
+            args[values[option]] = value
+    return module, args
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", readme_training_commands(), ids=lambda c: " ".join(c[:3]))
+def test_readme_training_commands_leave_the_shipped_weights_untouched(command, tmp_path, monkeypatch):
+    import importlib
+
+    before = {p: p.read_bytes() for folder in SHIPPED_FOLDERS for p in folder.iterdir() if p.is_file()}
+    module, args = _for_a_tiny_run(command, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert importlib.import_module(f"{module}.train").main(args) == 0
+    assert {p: p.read_bytes() for folder in SHIPPED_FOLDERS for p in folder.iterdir() if p.is_file()} == before
+    assert list(tmp_path.glob("*/*.pt")) or list(tmp_path.glob("runs/*/*.pt"))  # the weights went elsewhere
+
+
+def test_the_readme_has_training_commands_to_check():
+    assert len(readme_training_commands()) >= 4
