@@ -110,9 +110,9 @@ def run_epoch(net, loader, optimizer=None, device="cpu") -> dict:
                 optimizer.step()
             with torch.no_grad():
                 target = labels[:, 0]
-                totals["dice"] += class_dice(pred, target, CAVITY).sum()
+                totals["dice"] += float(class_dice(pred, target, CAVITY).sum())
                 walls = (class_dice(pred, target, ANTERIOR_WALL) + class_dice(pred, target, POSTERIOR_WALL)) / 2
-                totals["wall_dice"] += walls.sum()
+                totals["wall_dice"] += float(walls.sum())
                 totals["mse"] += ((cavity_prob - (target == CAVITY).float()) ** 2).mean(dim=(1, 2)).sum().item()
                 totals["loss"] += loss.item() * len(images)
             n += len(images)
