@@ -72,6 +72,7 @@ def _read_csv(path: Path) -> list[dict]:
 
 # --- file names the operating system gives as bytes ------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, cell", [(NON_UTF8, "souris_\\xe9t\\xe9.dcm"),  # printable, valid UTF-8
                                         ("m$\\frac$ 2.dcm", "m$\\frac$ 2.dcm")])  # no maths in the titles
 def test_awkward_file_name_is_measured_with_graphs(good, tmp_path, capsys, name, cell):
@@ -118,6 +119,7 @@ def test_damaged_existing_output_is_one_line_before_any_work(good, tmp_path, cap
     assert not (out / "m1").exists()  # nothing analysed
 
 
+@pytest.mark.slow
 def test_full_disk_while_writing_the_study_csv_stops_cleanly(good, tmp_path, capsys, monkeypatch):
     study, out = tmp_path / "study", tmp_path / "out"
     study.mkdir()
@@ -154,6 +156,7 @@ def test_recordings_never_share_a_folder_or_take_an_output_name():
     assert not set(folders.values()) & {"output_all.csv", "output_stats.csv", "errors.csv", "statistics"}
 
 
+@pytest.mark.slow
 def test_same_name_from_another_folder_is_refused_not_replaced(good, other, tmp_path, capsys):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -316,6 +319,7 @@ def test_options_in_range_are_taken():
     assert (args.threshold, args.dpi, args.workers, args.scheduler) == (1.0, 1200, 2, "tcp://10.0.0.1:8786")
 
 
+@pytest.mark.slow
 def test_resume_notices_a_changed_threshold(good, tmp_path, capsys):
     study, out = tmp_path / "study", tmp_path / "out"
     study.mkdir()
@@ -342,6 +346,7 @@ def _damaged_jpeg(source: Path, target: Path) -> Path:
     return rewrite_dicom(source, target, damage)
 
 
+@pytest.mark.slow
 def test_damaged_jpeg_frame_prints_our_one_line_only(tmp_path):
     jpeg = _phantom(tmp_path, "jpeg.dcm", seed=7301, bad_segments=(), jpeg=True)
     damaged = _damaged_jpeg(jpeg, tmp_path / "damaged.dcm")
@@ -353,6 +358,7 @@ def test_damaged_jpeg_frame_prints_our_one_line_only(tmp_path):
     assert lines[0].startswith(f"error: {damaged}: ")
 
 
+@pytest.mark.slow
 def test_fifo_as_input_does_not_hang(tmp_path):
     fifo = tmp_path / "pipe.dcm"
     os.mkfifo(fifo)
@@ -432,6 +438,7 @@ def _dead_pid() -> int:
     return process.pid
 
 
+@pytest.mark.slow
 def test_leftovers_of_killed_runs_are_removed_and_live_ones_kept(good, tmp_path, capsys):
     study, out = tmp_path / "study", tmp_path / "out"
     study.mkdir()

@@ -49,6 +49,7 @@ def test_default_weights_do_not_depend_on_the_working_directory(tmp_path, monkey
     assert args.quality_model.is_absolute() and args.quality_model.is_file()
 
 
+@pytest.mark.slow
 def test_main_job_on_the_bundled_example_from_another_folder(tmp_path):
     out = tmp_path / "example_output"
     result = subprocess.run([sys.executable, str(ROOT / "end2end_framework.py"), "-i", str(EXAMPLE), "-m", "25",
@@ -72,6 +73,7 @@ def small(tmp_path_factory):
     return folder, paths
 
 
+@pytest.mark.slow
 def test_rerun_replaces_rows_instead_of_duplicating(small, tmp_path):
     _, paths = small
     argv = ["-i", str(paths[0]), "-m", "25", "-o", str(tmp_path), "--no-graphs"]
@@ -86,6 +88,7 @@ def test_rerun_replaces_rows_instead_of_duplicating(small, tmp_path):
     assert not list(tmp_path.glob("*.png"))  # --no-graphs
 
 
+@pytest.mark.slow
 def test_no_good_beat_is_a_result_with_a_warning(tmp_path, capsys):
     # A gain too high over the whole recording: every window is bad, so every beat is.
     ph = phantom.generate(phantom.PhantomConfig(seed=7204, n_frames=12, bad_segments=(("gain_jump", 0.0, 3.0),)))
@@ -101,6 +104,7 @@ def test_no_good_beat_is_a_result_with_a_warning(tmp_path, capsys):
     assert rows[0]["n_good_beats"] == "0" and rows[0]["good_fraction"] == "0.000"
 
 
+@pytest.mark.slow
 def test_stats_summarise_good_beats(small, tmp_path):
     _, paths = small
     assert end2end_framework.main(["-i", str(paths[0]), "-m", "25", "-o", str(tmp_path), "--no-graphs"]) == 0
@@ -130,6 +134,7 @@ def test_bad_mass_is_one_line_and_exit_2(small, tmp_path, capsys, mass):
     assert len(err) == 1 and "mouse7100.dcm" in err[0] and "body mass" in err[0]
 
 
+@pytest.mark.slow
 def test_not_a_dicom_is_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "notes.dcm"
     bad.write_text("hello")
@@ -139,6 +144,7 @@ def test_not_a_dicom_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [f"error: {bad}: not a DICOM file (no DICM preamble)"]
 
 
+@pytest.mark.slow
 def test_run4all_writes_one_csv_and_per_file_folders(small, tmp_path):
     folder, paths = small
     study = tmp_path / "study"
@@ -159,6 +165,7 @@ def test_run4all_writes_one_csv_and_per_file_folders(small, tmp_path):
     assert [e["file"] for e in errors] == ["broken.dcm"] and "not a DICOM file" in errors[0]["error"]
 
 
+@pytest.mark.slow
 def test_run4all_mass_table(small, tmp_path):
     folder, paths = small
     table = tmp_path / "masses.csv"
@@ -171,6 +178,7 @@ def test_run4all_mass_table(small, tmp_path):
     assert "body mass 'heavy'" in read_csv(out / "errors.csv")[0]["error"]
 
 
+@pytest.mark.slow
 def test_forked_helper_writes_what_this_process_writes(small, tmp_path):
     """As users run it, end2end_framework.py reads the file and draws the graphs in a forked helper;
     main() here (torch already loaded) does the same steps in this process: the same CSV, all five graphs."""
@@ -230,6 +238,7 @@ def test_helpers_answer_each_job_and_raise_its_error(small, tmp_path):
                                           "same recording"]
 
 
+@pytest.mark.slow
 def test_main_process_imports_only_what_it_needs(small, tmp_path):
     """torchvision (training only), pandas and scipy stay out of the main job; matplotlib stays in the
     helper that draws the graphs (each costs a large part of a second to import)."""
@@ -285,6 +294,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_helper_death_costs_only_speed_and_close_drops_work(small):
     result = subprocess.run([sys.executable, "-c", HELPER_DEATH_SCRIPT, str(small[1][0])], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)

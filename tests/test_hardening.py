@@ -61,6 +61,7 @@ def _run_end2end(argv, capsys):
     return code, capsys.readouterr().err.strip().splitlines()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("item", ["empty", "random", "truncated 0.001", "truncated 0.01", "truncated 0.3",
                                   "truncated 0.9", "no pixel data", "no regions", "no M-mode region",
                                   "wrong units", "one frame", "no overlap", "too short", "blank"])
@@ -73,6 +74,7 @@ def test_bad_file_gives_one_line_and_exit_2(corpus, item, tmp_path, capsys):
     assert err[0].startswith(f"error: {path}: ") and fragment in err[0]
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(corpus, tmp_path, capsys):
     _, items = corpus
     code, err = _run_end2end(["-i", str(items["wrong units"][0]), "-m", "25", "-o", str(tmp_path), "--debug"],
@@ -126,6 +128,7 @@ def test_corrupt_checkpoint(corpus, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and f"{broken}: cannot read model file" in err[0]
 
 
+@pytest.mark.slow
 def test_run4all_records_every_bad_file_and_goes_on(corpus, tmp_path):
     good, items = corpus
     study = tmp_path / "study"
@@ -182,6 +185,7 @@ def _rows_by_file(text: str) -> dict:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupt_and_resume_keep_every_file_exactly_once(study, tmp_path, sig):
     folder, reference = study
@@ -207,6 +211,7 @@ def test_interrupt_and_resume_keep_every_file_exactly_once(study, tmp_path, sig)
     assert (out / "output_all.csv").read_text() == reference
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_files(study, tmp_path):
     folder, reference = study
     out = tmp_path / "out"
@@ -217,6 +222,7 @@ def test_resume_skips_finished_files(study, tmp_path):
     assert (out / "output_all.csv").read_text() == reference
 
 
+@pytest.mark.slow
 def test_two_runs_writing_one_csv_do_not_corrupt_it(study, tmp_path):
     folder, reference = study
     shared = tmp_path / "shared.csv"
@@ -227,6 +233,7 @@ def test_two_runs_writing_one_csv_do_not_corrupt_it(study, tmp_path):
     assert shared.read_text() == reference
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_with_workers_is_one_line(study, tmp_path, capsys):
     folder, _ = study
     code = run4all.main(["-i", str(folder), "-m", "25", "-o", str(tmp_path), "--workers", "2",
@@ -260,6 +267,7 @@ def blind_segmenter(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_no_cavity_still_draws_the_image_and_what_was_found(corpus, blind_segmenter, tmp_path, capsys):
     good, _ = corpus
     out = tmp_path / "out"
@@ -270,6 +278,7 @@ def test_no_cavity_still_draws_the_image_and_what_was_found(corpus, blind_segmen
     assert not (out / "output_all.csv").exists()
 
 
+@pytest.mark.slow
 def test_no_cavity_in_a_study_draws_into_the_files_folder(study, blind_segmenter, tmp_path):
     folder, _ = study
     out = tmp_path / "out"

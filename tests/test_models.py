@@ -79,6 +79,7 @@ def test_shipped_checkpoints_load_and_are_small():
             assert path.stat().st_size < 20e6
 
 
+@pytest.mark.slow
 def test_shipped_segmenter_runs_channels_last_with_the_same_mask(write_phantom):
     from heart_segmentation.predict import segment_image
     from mmode.recording import load_recording
@@ -128,6 +129,7 @@ def test_wrong_architecture_is_reported(tmp_path):
         load_seg(path)
 
 
+@pytest.mark.slow
 def test_few_training_steps_lower_segmentation_loss():
     from heart_segmentation.train import run_epoch
 
@@ -145,6 +147,7 @@ def test_few_training_steps_lower_segmentation_loss():
     assert run_epoch(net, loader)["loss"] < 0.7 * before
 
 
+@pytest.mark.slow
 def test_few_training_steps_lower_classification_loss():
     from quality_classification.train import run_epoch
 

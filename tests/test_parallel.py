@@ -21,6 +21,7 @@ def study(tmp_path_factory):
     return folder, (out / "output_all.csv").read_text(), (out / "errors.csv").read_text()
 
 
+@pytest.mark.slow
 def test_helpers_equal_sequential(study, tmp_path):
     """As users run it, run4all.py reads and draws in forked helpers (run4all.main in this process,
     where torch is loaded, does everything itself): the same CSV, errors and graphs, a broken file between."""
@@ -33,6 +34,7 @@ def test_helpers_equal_sequential(study, tmp_path):
     assert sorted(p.parent.name for p in tmp_path.glob("*/output_img_mask.png")) == ["m0", "m1", "m2"]
 
 
+@pytest.mark.slow
 def test_two_workers_equal_sequential(study, tmp_path):
     folder, expected, errors = study
     assert run4all.main(["-i", str(folder), "-m", "25", "-o", str(tmp_path), "--no-graphs", "--workers", "2"]) == 1
@@ -40,6 +42,7 @@ def test_two_workers_equal_sequential(study, tmp_path):
     assert (tmp_path / "errors.csv").read_text() == errors
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_equals_sequential(study, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -50,6 +53,7 @@ def test_dask_local_cluster_equals_sequential(study, tmp_path):
     assert (tmp_path / "errors.csv").read_text() == study[2]
 
 
+@pytest.mark.slow
 def test_bad_mass_is_reported_before_reading_in_every_mode(study, tmp_path):
     """The broken file with a bad mass: its error is the mass, in this process and with helpers."""
     table = tmp_path / "masses.csv"

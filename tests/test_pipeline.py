@@ -23,6 +23,7 @@ CASES = [
     dict(seed=7005, bad_segments=(("probe_off", 2.2, 0.8),), family=HELD_OUT),
 ]
 MASS_G = 25
+pytestmark = pytest.mark.slow  # every test shares one fixture that runs the whole pipeline on six recordings
 
 
 @pytest.fixture(scope="module")

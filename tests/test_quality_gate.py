@@ -22,6 +22,7 @@ def test_echo_free_windows():
     np.testing.assert_array_equal(echo_free([*windows, dim]), [False, False, False, True])
 
 
+@pytest.mark.slow
 def test_probe_off_stretch_never_passes_as_good(monkeypatch, tmp_path):
     ph = phantom.generate(phantom.PhantomConfig(seed=7300, n_frames=14, family="mottled",
                                                 bad_segments=(("probe_off", 0.0, 0.7),)))

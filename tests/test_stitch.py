@@ -37,11 +37,13 @@ def test_identical_frames_are_skipped(write_phantom):
     assert load_recording(path).image.shape[1] == truth["stitched_width"]
 
 
+@pytest.mark.slow
 def test_small_overlap_stitches_exactly(write_phantom):
     path, ph, truth = write_phantom(seed=13, shift_px=(850, 950))  # overlap 74-174 of 1024 columns
     np.testing.assert_allclose(load_recording(path).image, ph.image, atol=0.05)
 
 
+@pytest.mark.slow
 def test_frames_without_overlap_are_reported(write_phantom):
     path, _, _ = write_phantom(seed=14, shift_px=(1030, 1100))
     with pytest.raises(FramesDoNotOverlapError, match=r"rec\.dcm: frames 0 and 1 do not overlap"):

@@ -38,6 +38,7 @@ def study_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @needs_study
 @pytest.mark.parametrize("line", LINES)
 def test_published_p_values_are_reproduced(study_run, line):
@@ -48,6 +49,7 @@ def test_published_p_values_are_reproduced(study_run, line):
     assert np.abs(ours.to_numpy() - published.to_numpy()).max() <= 1e-9
 
 
+@pytest.mark.slow
 @needs_study
 @pytest.mark.parametrize("line", LINES)
 def test_mice_per_group_as_published(study_run, line):
@@ -56,6 +58,7 @@ def test_mice_per_group_as_published(study_run, line):
     pd.testing.assert_frame_equal(ours[published.columns], published)
 
 
+@pytest.mark.slow
 @needs_study
 def test_report_is_one_self_contained_page(study_run):
     page = (study_run / "report.html").read_text()
@@ -72,6 +75,7 @@ def test_report_is_one_self_contained_page(study_run):
         "parameter", "n_mice", "bias", "sd", "loa_low", "loa_high", "pearson_r"]
 
 
+@pytest.mark.slow
 @needs_study
 def test_two_drawing_processes_give_the_same_report(study_run, tmp_path):
     lines = [STUDY_DIR / "Echs1", STUDY_DIR / "Ergic2"]
@@ -317,6 +321,7 @@ def test_a_line_with_one_sex_and_one_genotype_is_noted_not_fatal(own_study, tmp_
     assert "no comparison of genotypes" in (tmp_path / "out" / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_a_line_whose_mice_all_lack_a_sex(own_study, tmp_path):
     csv_path, meta_path = own_study
     edit_metadata(meta_path, lambda m: m.assign(sex=m["sex"].where(m["line"] == "lineA")))

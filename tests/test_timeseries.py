@@ -89,6 +89,7 @@ def test_make_timeseries_stitches_arrays():
     np.testing.assert_array_equal(timeseries.make_timeseries(frames), strip)
 
 
+@pytest.mark.slow
 def test_the_originals_sequence_of_calls_gives_the_pipelines_numbers(write_phantom):
     # The original's end2end_framework.py, call by call, against our EchoCard and predict_single.
     from heart_segmentation import load_checkpoint, predict_single
