@@ -20,7 +20,11 @@ starts a new run from another checkpoint's weights (ours or the published
 file), which is how to fine-tune: the input size may change (``-p``,
 ``--width``: the convolutions do not depend on it), a classifier layer of
 another class count starts afresh, and ``--freeze-encoder`` keeps the encoder
-and bottleneck as they are.
+and bottleneck as they are. ``--keep-batch-norm`` keeps every batch-norm layer's
+running statistics (a few small batches of a few recordings would replace them),
+``--edge-weight`` sets the loss's weight of border pixels and ``--tip-weight``
+adds one for the columns of the beats' tips (beat_tips), where LVID;d and LVID;s
+are read off.
 """
 from __future__ import annotations
 
@@ -53,6 +57,12 @@ DEFAULT_SIZE = 256
 # QuickNAT's weighting of the cross-entropy: pixels on a border between classes count this much
 # more, so that the borders (what the diameters are measured between) are placed exactly.
 EDGE_WEIGHT = 5.0
+# Beat tips (--tip-weight): columns where the cavity is within TIP_ROWS network rows of its tallest
+# or shortest in the TIP_HALF_WIDTH_COLUMNS columns either side. A beat at the fastest heart rates
+# is about 80 network columns, so the neighbourhood reaches a quarter beat each way (less and the
+# flat stretches of diastolic filling count as tips too).
+TIP_ROWS = 1
+TIP_HALF_WIDTH_COLUMNS = 20
 FROZEN_WITH_ENCODER = ("encode1", "encode2", "encode3", "encode4", "bottleneck")
 
 log = logging.getLogger(__name__)
@@ -74,22 +84,50 @@ def class_edges(labels: torch.Tensor) -> torch.Tensor:
     return edges.float()
 
 
-def loss_and_prediction(logits: torch.Tensor, labels: torch.Tensor):
-    """(loss, predicted classes (batch, rows, cols), cavity probability) for one or four classes."""
+def beat_tips(labels: torch.Tensor) -> torch.Tensor:
+    """(batch, cols) float: 1 in the columns of the tips of the beats, end-diastole and end-systole.
+
+    A column is a tip where its cavity is within TIP_ROWS rows of the tallest or the shortest
+    cavity in the TIP_HALF_WIDTH_COLUMNS columns either side; columns without cavity never are.
+    """
+    height_rows = (labels == CAVITY).sum(dim=1).float()[:, None]  # (batch, 1, cols) for the 1-d pooling
+    k = TIP_HALF_WIDTH_COLUMNS
+    tallest = F.max_pool1d(F.pad(height_rows, (k, k), mode="replicate"), 2 * k + 1, stride=1)
+    shortest = -F.max_pool1d(F.pad(-height_rows, (k, k), mode="replicate"), 2 * k + 1, stride=1)
+    tips = (height_rows >= tallest - TIP_ROWS) | (height_rows <= shortest + TIP_ROWS)
+    return (tips & (height_rows > 0)).float()[:, 0]
+
+
+def loss_and_prediction(logits: torch.Tensor, labels: torch.Tensor, edge_weight: float = EDGE_WEIGHT,
+                        tip_weight: float = 0.0):
+    """(loss, predicted classes (batch, rows, cols), cavity probability) for one or four classes.
+
+    ``edge_weight`` is how much more a pixel on a border between classes counts (four classes only);
+    ``tip_weight`` multiplies the weight of every pixel in the columns of beat tips (beat_tips) by
+    ``1 + tip_weight``: LVID;d and LVID;s are read off those few columns, which the bulk of the
+    window outweighs otherwise, so a network that rounds off the tips loses little loss by it.
+    """
     labels = labels[:, 0]
     if logits.shape[1] == 1:  # the published one-class cavity network
         target = (labels == CAVITY).float()
         loss = F.binary_cross_entropy_with_logits(logits[:, 0], target)
         prob = torch.sigmoid(logits[:, 0])
         return loss, torch.where(prob > 0.5, CAVITY, 0), prob
-    weight = 1.0 + EDGE_WEIGHT * class_edges(labels)
+    weight = 1.0 + edge_weight * class_edges(labels)
+    if tip_weight:
+        weight = weight * (1.0 + tip_weight * beat_tips(labels)[:, None, :])
     loss = (F.cross_entropy(logits, labels, reduction="none") * weight).sum() / weight.sum()
     prob = torch.softmax(logits, dim=1)
     return loss, prob.argmax(dim=1), prob[:, CAVITY]
 
 
-def run_epoch(net, loader, optimizer=None, device="cpu") -> dict:
-    """One pass over ``loader``; trains when ``optimizer`` is given.
+def run_epoch(net, loader, optimizer=None, device="cpu", edge_weight: float = EDGE_WEIGHT,
+              tip_weight: float = 0.0, keep_batch_norm: bool = False) -> dict:
+    """One pass over ``loader``; trains when ``optimizer`` is given, with the loss of loss_and_prediction.
+
+    With ``keep_batch_norm`` every batch-norm layer normalises with its running statistics and
+    keeps them as they are (its scale and shift still learn): a few small batches of a few
+    recordings would otherwise replace statistics learnt from many.
 
     Returns the mean loss, the cavity's Dice and MSE, and the mean Dice of the two walls.
     """
@@ -97,13 +135,17 @@ def run_epoch(net, loader, optimizer=None, device="cpu") -> dict:
     for block in net.children():  # frozen blocks (--freeze-encoder) keep their batch-norm statistics too
         if not any(p.requires_grad for p in block.parameters()):
             block.eval()
+    if keep_batch_norm:
+        for module in net.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
     totals = {"loss": 0.0, "dice": 0.0, "mse": 0.0, "wall_dice": 0.0}
     n = 0
     with torch.set_grad_enabled(optimizer is not None):
         for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
             # Channels-last: oneDNN's convolutions run about a third faster, as at inference.
             images, labels = images.to(device, memory_format=torch.channels_last), labels.to(device)
-            loss, pred, cavity_prob = loss_and_prediction(net(images), labels)
+            loss, pred, cavity_prob = loss_and_prediction(net(images), labels, edge_weight, tip_weight)
             if optimizer is not None:
                 optimizer.zero_grad()
                 loss.backward()
@@ -169,6 +211,8 @@ def main(argv=None) -> int:
     parser.add_argument("-f", "--from-checkpoint", type=Path, help="checkpoint to continue from")
     parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--freeze-encoder", action="store_true", help="with --init: train the decoder only")
+    parser.add_argument("--keep-batch-norm", action="store_true",
+                        help="batch-norm layers keep their running statistics (fine-tuning on a few recordings)")
     parser.add_argument("-v", "--val", type=in_range(float, 0, 50), default=20,
                         help="validation percent (whole recordings)")
     parser.add_argument("--val-recordings", type=Path,
@@ -180,6 +224,11 @@ def main(argv=None) -> int:
     parser.add_argument("--aspect", type=in_range(float, 0.1, 1.0),
                         help="window columns per image row (default 1, square, or the --init checkpoint's; "
                              "0.5: half as wide, twice the time resolution)")
+    parser.add_argument("--edge-weight", type=in_range(float, 0.0, 1000.0), default=EDGE_WEIGHT,
+                        help="how much more a pixel on a border between classes counts in the loss (4 classes)")
+    parser.add_argument("--tip-weight", type=in_range(float, 0.0, 1000.0), default=0.0,
+                        help="pixels in the columns of beat tips (end-diastole, end-systole) count 1 + this "
+                             "much more in the loss (4 classes)")
     parser.add_argument("--classes", type=int, choices=(1, 4), default=4,
                         help="4: background, both walls and cavity; 1: the cavity alone (published layout)")
     args = parser.parse_args(argv)
@@ -246,8 +295,9 @@ def train(args) -> int:
                              "val_lvid_d_mm", "val_lvid_s_mm", "val_beats_found", "seconds"])
         for epoch in range(start_epoch, start_epoch + args.epochs):
             started = time.time()
-            train = run_epoch(net, train_loader, optimizer, device)
-            val = run_epoch(net, val_loader, None, device) if val_rows else train
+            train = run_epoch(net, train_loader, optimizer, device, args.edge_weight, args.tip_weight,
+                              args.keep_batch_norm)
+            val = run_epoch(net, val_loader, None, device, args.edge_weight, args.tip_weight) if val_rows else train
             beats = beat_lvid_errors(net, recordings, device) if recordings else {}
             writer.writerow([epoch, *(f"{m[k]:.5f}" for m in (train, val) for k in ("loss", "dice", "mse", "wall_dice")),
                              *(f"{beats[k]:.4f}" if beats else "" for k in ("lvid_d_mm", "lvid_s_mm", "found")),

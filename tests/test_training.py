@@ -43,6 +43,58 @@ def test_a_mistake_on_a_border_costs_more_than_one_inside_a_band():
     assert border_loss / inside_loss == pytest.approx(1 + EDGE_WEIGHT, rel=1e-4)
 
 
+
+def _beating_cavity(columns):
+    """(1, 40, columns) labels with a cavity 10-30 rows tall, a beat every 4 TIP_HALF_WIDTH_COLUMNS."""
+    from heart_segmentation.train import TIP_HALF_WIDTH_COLUMNS
+
+    height_rows = np.rint(20 + 10 * np.cos(2 * np.pi * np.arange(columns) / (4 * TIP_HALF_WIDTH_COLUMNS))).astype(int)
+    labels = torch.zeros(1, 40, columns, dtype=torch.long)
+    for column, height in enumerate(height_rows):
+        labels[0, 5:5 + height, column] = 2
+    return labels, height_rows
+
+
+def test_beat_tips_are_the_tallest_and_shortest_columns_of_each_beat():
+    from heart_segmentation.train import TIP_HALF_WIDTH_COLUMNS, TIP_ROWS, beat_tips
+
+    labels, height_rows = _beating_cavity(8 * TIP_HALF_WIDTH_COLUMNS)
+    tips = beat_tips(labels)[0].numpy().astype(bool)
+    assert np.array_equal(tips, (height_rows >= 30 - TIP_ROWS) | (height_rows <= 10 + TIP_ROWS))
+    assert not beat_tips(torch.zeros_like(labels)).any()  # no cavity, no tips
+
+
+def test_the_tip_weight_scales_the_loss_of_tip_columns_only():
+    from heart_segmentation.train import TIP_HALF_WIDTH_COLUMNS, loss_and_prediction
+
+    labels, _ = _beating_cavity(8 * TIP_HALF_WIDTH_COLUMNS)
+    labels = labels[:, None]
+    logits = F.one_hot(labels[:, 0], 4).permute(0, 3, 1, 2).float() * 10
+    uniform = loss_and_prediction(logits, labels, tip_weight=3.0)[0]
+    at_tip, mid_beat = logits.clone(), logits.clone()  # end-diastole at column 0, half-way down a quarter beat on
+    at_tip[0, :, 0, 0] = at_tip[0, :, 0, 0].flip(0)
+    mid_beat[0, :, 0, TIP_HALF_WIDTH_COLUMNS] = mid_beat[0, :, 0, TIP_HALF_WIDTH_COLUMNS].flip(0)
+    ratio = ((loss_and_prediction(at_tip, labels, tip_weight=3.0)[0] - uniform)
+             / (loss_and_prediction(mid_beat, labels, tip_weight=3.0)[0] - uniform))
+    assert ratio == pytest.approx(4.0, rel=1e-4)
+    assert loss_and_prediction(at_tip, labels, tip_weight=0.0)[0] == pytest.approx(
+        loss_and_prediction(at_tip, labels)[0].item())  # no tip weight: the loss as before
+
+
+def test_keep_batch_norm_leaves_the_running_statistics_alone():
+    from heart_segmentation.train import run_epoch
+
+    torch.manual_seed(0)
+    net = QuickNat(QuickNatConfig(num_class=4, num_filters=4, input_px=32))
+    images, labels = torch.rand(4, 1, 32, 32) * 3, torch.randint(0, 4, (4, 1, 32, 32))
+    loader = [(images, labels)]
+    before = {k: v.clone() for k, v in net.state_dict().items() if "running" in k}
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    run_epoch(net, loader, optimizer, keep_batch_norm=True)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items() if k in before)
+    run_epoch(net, loader, optimizer)
+    assert not all(torch.equal(before[k], v) for k, v in net.state_dict().items() if k in before)
+
 def _labels_as_log_probs(net, window, device="cpu"):
     """A perfect segmenter: the window's pixel values are its class numbers."""
     rows, cols = net.config.input_shape

@@ -1,6 +1,7 @@
 """How many annotated recordings does fine-tuning need? Per-beat LVID error against their number.
 
     python tools/fine_tune_curve.py [--counts 1 2 5] [--epochs 3] [--lr 0.0005] [--freeze-encoder] [--test 4]
+        [--replay 0] [--stride 154] [--edge-weight 5] [--tip-weight 0]
 
 Stands in for a lab with recordings unlike our training data: phantoms of the
 held-out rendering family (phantom.HELD_OUT_FAMILY, which the shipped networks
@@ -12,6 +13,13 @@ heart_segmentation.validate; the epoch kept is the one with the lowest per-beat
 error on two more recordings of the family (8050-8051, --val-recordings). N = 0
 is the shipped segmenter itself. Prints one Markdown table row per N. About 2-3
 minutes per N on 2 cores.
+
+``--replay K`` adds K recordings of the training families (8200+, the kind the
+shipped segmenter learnt from) to every N's training set, so that fine-tuning
+on a few recordings of the new family does not unlearn what the old ones
+taught (the shape of the borders is the same in every family; only the
+texture is new). ``--stride`` is create_dataset's, for more (overlapping)
+windows per recording; ``--edge-weight`` and ``--tip-weight`` are train's.
 """
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ from heart_segmentation.predict import DEFAULT_CHECKPOINT, load_checkpoint
 from heart_segmentation.validate import beat_lvid_errors, traced_recordings
 
 TRAIN_SEEDS, VAL_SEEDS, TEST_SEED = range(8000, 8005), range(8050, 8052), 8100
+REPLAY_SEED = 8200  # training-family recordings replayed with --replay
 
 
 def main(argv=None) -> int:
@@ -35,7 +44,13 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.0005)
     parser.add_argument("--freeze-encoder", action="store_true")
+    parser.add_argument("--keep-batch-norm", action="store_true", help="train's: running statistics stay")
     parser.add_argument("--test", type=int, default=4, help="test recordings")
+    parser.add_argument("--replay", type=int, default=0, help="training-family recordings added to each training set")
+    parser.add_argument("--stride", type=int, default=create_dataset.STRIDE_PX, help="columns between windows")
+    parser.add_argument("--edge-weight", type=float, default=train.EDGE_WEIGHT, help="border pixels' loss weight")
+    parser.add_argument("--tip-weight", type=float, default=0.0, help="beat tips' extra loss weight")
+    parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("runs/fine_tune_curve"))
     args = parser.parse_args(argv)
@@ -54,6 +69,10 @@ def main(argv=None) -> int:
         print(f"| {n} | {result['lvid_d_mm']:.3f} | {result['lvid_s_mm']:.3f} | {100 * result['found']:.0f} % "
               f"of {result['beats']} | {seconds:.0f} s |", flush=True)
 
+    replay_dir = args.work / f"replay_{args.replay}"
+    if args.replay and not replay_dir.exists():  # family=None: drawn from phantom.TRAINING_FAMILIES
+        phantom.make_set(replay_dir, range(REPLAY_SEED, REPLAY_SEED + args.replay), n_frames=20)
+
     print(f"fine-tuning the shipped segmenter on recordings of the held-out family ({family}); "
           f"test: {len(tests)} other recordings of it\n")
     print("| annotated recordings | LVID;d error (mm) | LVID;s error (mm) | test beats found | training time |")
@@ -65,13 +84,17 @@ def main(argv=None) -> int:
             phantom.make_set(recordings, TRAIN_SEEDS[:n], n_frames=20, family=family)
         data = args.work / f"seg_{n}"
         shutil.rmtree(data, ignore_errors=True)
-        create_dataset.main(["-i", str(recordings), "-o", str(data), "-a", str(recordings / "quality_annotations.csv")])
+        for folder in [recordings, *([replay_dir] if args.replay else [])]:  # one dataset: names differ by seed
+            create_dataset.main(["-i", str(folder), "-o", str(data), "-a", str(folder / "quality_annotations.csv"),
+                                 "--stride", str(args.stride)])
         out = args.work / f"run_{n}"
         shutil.rmtree(out, ignore_errors=True)
         started = time.perf_counter()
-        train.main(["-d", str(data), "--init", str(DEFAULT_CHECKPOINT), "-e", str(args.epochs), "-b", "8",
+        train.main(["-d", str(data), "--init", str(DEFAULT_CHECKPOINT), "-e", str(args.epochs), "-b", str(args.batch),
+                    "--edge-weight", str(args.edge_weight), "--tip-weight", str(args.tip_weight),
                     "-l", str(args.lr), "-v", "0", "--val-recordings", str(val_dir), "--seed", "1",
-                    "--threads", str(args.threads), "-o", str(out), *(["--freeze-encoder"] if args.freeze_encoder else [])])
+                    "--threads", str(args.threads), "-o", str(out), *(["--freeze-encoder"] if args.freeze_encoder else []),
+                    *(["--keep-batch-norm"] if args.keep_batch_norm else [])])
         row(n, load_checkpoint(out / "heart-seg-net.pt"), time.perf_counter() - started)
     return 0
 
