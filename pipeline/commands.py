@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -110,7 +109,8 @@ def write_file_graphs(analysis: Analysis, out_dir: Path, dpi: int) -> float:
     """Write the five graphs into ``out_dir`` (created if need be); the seconds it took."""
     from mmode.plots import write_graphs  # matplotlib: only when drawing, mostly in a helper process
 
-    started = time.perf_counter()
-    ensure_writable(out_dir)
-    write_graphs(analysis, out_dir, dpi)
-    return time.perf_counter() - started
+    timings = {}
+    with timed(timings, "graphs"):
+        ensure_writable(out_dir)
+        write_graphs(analysis, out_dir, dpi)
+    return timings["graphs"]
