@@ -163,8 +163,15 @@ def study(tmp_path_factory):
 
 
 def _start(folder, out, *extra, env=None):
-    return subprocess.Popen([sys.executable, str(ROOT / "run4all.py"), "-i", str(folder), "-m", "25", "-o", str(out),
-                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    # Run in a shell's background job (as CI may), this process ignores SIGINT, and a child inherits
+    # that: its Python would never raise KeyboardInterrupt. Start it as from a terminal instead.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # becomes SIG_DFL across exec
+    try:
+        return subprocess.Popen([sys.executable, str(ROOT / "run4all.py"), "-i", str(folder), "-m", "25", "-o",
+                                 str(out), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _wait_for_rows(csv_path: Path, files: int, timeout: float = 120):
