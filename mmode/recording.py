@@ -1,7 +1,6 @@
 """Read a DICOM export and stitch it: the stitched grey image and its calibration."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,10 +65,3 @@ def load_recording(path) -> Recording:
     image = stitch(frames)
     plausibility.check_scrolls(frames.pixels.shape[0], image, frames.pixels.shape[2], path)
     return Recording(Path(path), image, frames.calibration)
-
-
-def load_recording_timed(path) -> tuple[Recording, float]:
-    """``load_recording(path)`` and the seconds it took."""
-    started = time.perf_counter()
-    recording = load_recording(path)
-    return recording, time.perf_counter() - started
