@@ -24,7 +24,8 @@ def read_labels(path) -> np.ndarray:
 class SegmentationDataset(Dataset):
     """All windows held in memory: image (1, rows, cols) in 0-1, labels (1, rows, cols) int64 at network size.
 
-    ``size`` is an int (square) or (rows, columns). Labels are resized with nearest neighbour.
+    ``size`` is an int (square) or (rows, columns). Labels are resized with nearest neighbour,
+    each label pixel taken at the middle of the pixels it stands for (QuickNatConfig.label_grid).
     With ``aspect`` below 1 (QuickNatConfig.window_aspect), each item is a piece of its window
     ``aspect`` times as wide as the window is high, resized to ``size``: a random piece each
     time when ``random_piece``, else the middle one.
@@ -44,7 +45,7 @@ class SegmentationDataset(Dataset):
             image = np.asarray(Image.open(root / "img" / name).convert("L"), dtype=np.float32)
             images.append(to_network_batch(image[None], shape)[0])
             mask = torch.from_numpy(read_labels(root / "mask" / name).astype(np.float32))
-            labels.append(F.interpolate(mask[None, None], size=shape, mode="nearest")[0].to(torch.uint8))
+            labels.append(F.interpolate(mask[None, None], size=shape, mode="nearest-exact")[0].to(torch.uint8))
         self.images, self.labels = torch.stack(images), torch.stack(labels)
 
     def __len__(self):

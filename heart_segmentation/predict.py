@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.annotations import CAVITY, cavity_mask
-from mmode.borders import trace_borders
+from mmode.borders import snap_endocardia, trace_borders
 from heart_segmentation import SHIPPED_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.errors import CheckpointError
 from mmode.windows import tile_starts
@@ -26,7 +26,8 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     require_kind(obj, "segmentation", path)
     if "net_state_dict" not in obj:
         raise CheckpointError(path, "not a segmentation checkpoint (no 'net_state_dict')")
-    cfg = QuickNatConfig(**obj["config"]) if "config" in obj else PUBLISHED_CONFIG
+    # Our checkpoints that do not say how their labels were shrunk predate QuickNatConfig.label_grid.
+    cfg = QuickNatConfig(**{"label_grid": "floor", **obj["config"]}) if "config" in obj else PUBLISHED_CONFIG
     net = QuickNat(cfg)
     load_weights(net, obj["net_state_dict"], path)
     net = net.to(device).eval()
@@ -99,6 +100,9 @@ def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     config) are segmented one by one; each window's borders are traced at the network's
     column resolution and interpolated to the image's columns. Where the right-aligned
     last window overlaps the one before, their borders are cross-faded, so that no seam shows.
+    The borders of a network trained on floor-aligned labels (QuickNatConfig.label_grid) are
+    moved back up; last, both endocardia are moved onto the image's grey steps
+    (mmode.borders.snap_endocardia).
     """
     rows, width = image.shape
     side = window_columns(net.config, rows)
@@ -116,7 +120,9 @@ def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
             borders[:, start:done] = fade * borders[:, start:done] + (1 - fade) * fine[:, :overlap]
         borders[:, done:start + side] = fine[:, max(overlap, 0):]
         done = start + side
-    return borders[:, :width]
+    if net.config.label_grid == "floor":  # trained to draw its borders this many rows too deep
+        borders -= (rows / net.config.input_px - 1) / 2
+    return snap_endocardia(image[:, :width], borders[:, :width])
 
 
 def window_columns(cfg: QuickNatConfig, rows: int) -> int:

@@ -37,6 +37,12 @@ class QuickNatConfig:
     # square windows; below 1, narrower windows stretched in time to the same input, so that
     # a fast border (the tip of end-diastole) spans more of the network's columns.
     window_aspect: float = 1.0
+    # How the training labels were shrunk to the input rows. "centre": each label row is the
+    # class at the middle of the rows it stands for (nearest-exact), as the image's is. "floor":
+    # the class at its first row (torch's "nearest"), which teaches the network to draw every
+    # border (rows / input_px - 1) / 2 rows too deep; our checkpoints made before this field
+    # existed were trained so, and heart_segmentation.predict moves their borders back.
+    label_grid: str = "centre"
 
     @property
     def input_shape(self) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import phantom
 from helpers import log_probs
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, label_mask
 from mmode.beats import lvid_mm
-from mmode.borders import best_runs, diameters_mm, trace_borders
+from mmode.borders import EDGE_TISSUE_PX, best_runs, diameters_mm, snap_endocardia, trace_borders
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +79,35 @@ def test_best_runs_is_the_exact_optimum():
 
     best = max(((a, b, c) for a in range(8) for b in range(a, 8) for c in range(b, 8)), key=score)
     assert score(tuple(found)) == pytest.approx(score(best), abs=1e-5)
+
+
+@pytest.mark.parametrize("family", phantom.FAMILIES)
+def test_snapping_puts_displaced_endocardia_back_on_the_image(family):
+    """The segmenter's endocardia lie a few rows inside the cavity or the wall; the grey steps do not."""
+    ph = phantom.generate(phantom.PhantomConfig(seed=5, n_frames=8, bad_segments=(), family=family))
+    displaced = ph.borders.astype(np.float64)
+    displaced[1] += 6  # the anterior endocardium inside the cavity, as at end-diastole
+    displaced[2] += 5  # the posterior one inside the wall, as at end-systole
+    snapped = snap_endocardia(ph.image, displaced)
+    error = np.abs(snapped[1:3] - ph.borders[1:3])
+    assert np.median(error) <= 1.5
+    assert np.percentile(error, 75) <= 3
+    np.testing.assert_array_equal(snapped[[0, 3]], displaced[[0, 3]])
+
+
+def test_snapping_keeps_missing_borders_and_the_band_order():
+    image = np.zeros((616, 8), dtype=np.float32)
+    image[100:200] = 200  # anterior wall, cavity from row 200, posterior wall from row 400
+    image[400:500] = 200
+    borders = np.array([[100.0] * 8, [206.0] * 8, [394.0] * 8, [500.0] * 8])
+    borders[:, 6:] = np.nan  # no cavity found there
+    snapped = snap_endocardia(image, borders)
+    # On the steps between rows 199 and 200 and rows 399 and 400, then into each wall.
+    np.testing.assert_allclose(snapped[1:3, :6], [[199.5 - EDGE_TISSUE_PX] * 6, [399.5 + EDGE_TISSUE_PX] * 6])
+    assert np.isnan(snapped[:, 6:]).all()
+    one_class = borders.copy()
+    one_class[[0, 3]] = np.nan
+    np.testing.assert_array_equal(snap_endocardia(image, one_class)[1:3, :6], snapped[1:3, :6])
+    thin = borders.copy()
+    thin[0] = 203.0  # an anterior epicardium below the step: the endocardium may not pass it
+    assert (snap_endocardia(image, thin)[1, :6] == 203.0).all()

@@ -69,8 +69,11 @@ def test_measurements_match_ground_truth(analyses, held_out):
                                     if b is not None and (ph.config.family == HELD_OUT) == held_out])) <= 0.015
     # What the shipped networks achieve today (README, "Accuracy, and where it falls short"); the
     # aim is 0.05 mm for every diameter and 1 % for the heart rate.
-    for key, values in errors.items():
-        assert np.median(values) <= 0.2, key  # today at most 0.12 mm for LVID, 0.17 mm for LVAW
+    medians = {key: float(np.median(values)) for key, values in errors.items()}
+    for key in ("lvid_d_mm", "lvid_s_mm"):  # today 0.019-0.05 mm: the endocardia are snapped to the image
+        assert medians[key] <= 0.06, key
+    for key, value in medians.items():
+        assert value <= 0.2, key  # today at most 0.15 mm, LVAW of the training families
 
 
 def test_most_good_beats_reported(analyses):

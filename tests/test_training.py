@@ -117,6 +117,7 @@ def test_narrow_windows_trace_fast_borders_closer(monkeypatch):
         return _labels_as_log_probs(net, window, device)
 
     monkeypatch.setattr(predict, "window_log_probs", perfect)
+    monkeypatch.setattr(predict, "snap_endocardia", lambda image, borders: borders)  # the labels are no echo
     for aspect in (1.0, 0.5):
         seen.clear()
         config = QuickNatConfig(num_class=4, num_filters=4, input_px=64, input_width_px=128, window_aspect=aspect)
@@ -128,6 +129,44 @@ def test_narrow_windows_trace_fast_borders_closer(monkeypatch):
         assert np.nanmax(errors[aspect]) <= 1 + 0.6 * pitch * steepest
     assert np.nanmax(errors[0.5]) < 0.6 * np.nanmax(errors[1.0])
     assert np.nanmedian(errors[0.5]) < 0.6 * np.nanmedian(errors[1.0])
+
+
+def test_labels_are_shrunk_at_the_middle_of_their_rows(tmp_path):
+    """A label row stands for the rows whose middle it is, as the bicubic-shrunk image row does."""
+    from heart_segmentation.dataset import SegmentationDataset
+
+    for folder in ("img", "mask"):
+        (tmp_path / folder).mkdir()
+    mask = np.zeros((616, 616), np.uint8)
+    mask[98:] = 2  # a border at row 98 of 616; label row i covers rows 4.8125 i to 4.8125 (i + 1)
+    Image.fromarray(np.zeros((616, 616), np.uint8)).save(tmp_path / "img" / "w.png")
+    Image.fromarray(mask).save(tmp_path / "mask" / "w.png")
+    labels = SegmentationDataset(tmp_path, 128)[0][1][0, :, 0]
+    # Row 20's middle is row 98.7, inside the band; taking each label row's first row (row 96.25)
+    # put the border one label row (4.8 rows) lower.
+    assert int(np.argmax(labels.numpy() == 2)) == 20
+
+
+def test_borders_of_floor_grid_checkpoints_are_moved_back_up(monkeypatch, tmp_path):
+    import phantom
+
+    ph = phantom.generate(phantom.PhantomConfig(seed=3, n_frames=6))
+    rows = ph.image.shape[0]
+    labels = label_mask(ph.borders, rows).astype(np.float32)
+    monkeypatch.setattr(predict, "window_log_probs", _labels_as_log_probs)
+    monkeypatch.setattr(predict, "snap_endocardia", lambda image, borders: borders)
+    traced = {}
+    for grid in ("centre", "floor"):
+        config = QuickNatConfig(num_class=4, num_filters=4, input_px=64, input_width_px=128, label_grid=grid)
+        traced[grid] = predict.image_borders(QuickNat(config), labels)
+    np.testing.assert_allclose(traced["centre"] - traced["floor"], (rows / 64 - 1) / 2)
+    # Checkpoints that do not name their grid were trained on the floor grid; new ones say so.
+    stored = QuickNatConfig(num_class=4, num_filters=4).to_dict()
+    del stored["label_grid"]
+    net = QuickNat(QuickNatConfig(num_class=4, num_filters=4))
+    for config, expected in ((stored, "floor"), (net.config.to_dict(), "centre")):
+        torch.save({"net_state_dict": net.state_dict(), "config": config}, tmp_path / "c.pt")
+        assert predict.load_checkpoint(tmp_path / "c.pt").config.label_grid == expected
 
 
 def test_dataset_pieces_are_parts_of_the_resized_window(tmp_path):
