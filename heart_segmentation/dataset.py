@@ -25,13 +25,15 @@ class SegmentationDataset(Dataset):
     """All windows held in memory: image (1, rows, cols) in 0-1, labels (1, rows, cols) int64 at network size.
 
     ``size`` is an int (square) or (rows, columns). Labels are resized with nearest neighbour,
-    each label pixel taken at the middle of the pixels it stands for (QuickNatConfig.label_grid).
+    each label pixel taken at the middle of the pixels it stands for, or with ``label_grid``
+    "floor" at the first of them, as our checkpoints before QuickNatConfig.label_grid learnt.
     With ``aspect`` below 1 (QuickNatConfig.window_aspect), each item is a piece of its window
     ``aspect`` times as wide as the window is high, resized to ``size``: a random piece each
     time when ``random_piece``, else the middle one.
     """
 
-    def __init__(self, root, size, names=None, transform=None, aspect: float = 1.0, random_piece: bool = False):
+    def __init__(self, root, size, names=None, transform=None, aspect: float = 1.0, random_piece: bool = False,
+                 label_grid: str = "centre"):
         root = Path(root)
         self.names = sorted(p.name for p in (root / "img").glob("*.png")) if names is None else list(names)
         if not self.names:
@@ -40,12 +42,13 @@ class SegmentationDataset(Dataset):
         self.random_piece = random_piece
         rows, self.columns = (size, size) if isinstance(size, int) else tuple(size)
         shape = (rows, max(self.columns, int(round(self.columns / aspect))))  # the whole window
+        mode = {"centre": "nearest-exact", "floor": "nearest"}[label_grid]
         images, labels = [], []
         for name in self.names:
             image = np.asarray(Image.open(root / "img" / name).convert("L"), dtype=np.float32)
             images.append(to_network_batch(image[None], shape)[0])
             mask = torch.from_numpy(read_labels(root / "mask" / name).astype(np.float32))
-            labels.append(F.interpolate(mask[None, None], size=shape, mode="nearest-exact")[0].to(torch.uint8))
+            labels.append(F.interpolate(mask[None, None], size=shape, mode=mode)[0].to(torch.uint8))
         self.images, self.labels = torch.stack(images), torch.stack(labels)
 
     def __len__(self):

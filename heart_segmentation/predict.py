@@ -26,8 +26,7 @@ def load_checkpoint(path=DEFAULT_CHECKPOINT, device="cpu") -> QuickNat:
     require_kind(obj, "segmentation", path)
     if "net_state_dict" not in obj:
         raise CheckpointError(path, "not a segmentation checkpoint (no 'net_state_dict')")
-    # Our checkpoints that do not say how their labels were shrunk predate QuickNatConfig.label_grid.
-    cfg = QuickNatConfig(**{"label_grid": "floor", **obj["config"]}) if "config" in obj else PUBLISHED_CONFIG
+    cfg = QuickNatConfig.stored(obj["config"]) if "config" in obj else PUBLISHED_CONFIG
     net = QuickNat(cfg)
     load_weights(net, obj["net_state_dict"], path)
     net = net.to(device).eval()

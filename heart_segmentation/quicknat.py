@@ -41,7 +41,8 @@ class QuickNatConfig:
     # class at the middle of the rows it stands for (nearest-exact), as the image's is. "floor":
     # the class at its first row (torch's "nearest"), which teaches the network to draw every
     # border (rows / input_px - 1) / 2 rows too deep; our checkpoints made before this field
-    # existed were trained so, and heart_segmentation.predict moves their borders back.
+    # existed were trained so, and heart_segmentation.predict moves their borders back. Fine-tuning
+    # keeps the grid of the weights it starts from.
     label_grid: str = "centre"
 
     @property
@@ -51,6 +52,11 @@ class QuickNatConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def stored(cls, config: dict) -> "QuickNatConfig":
+        """The config kept in one of our checkpoints; one without ``label_grid`` predates it: "floor"."""
+        return cls(**{"label_grid": "floor", **config})
 
 
 class DenseBlock(nn.Module):

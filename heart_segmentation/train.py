@@ -183,7 +183,9 @@ def initialised(path: Path, args) -> QuickNat:
     from heart_segmentation.predict import PUBLISHED_CONFIG
 
     source = load_file(path)
-    base = QuickNatConfig(**source["config"]) if "config" in source else PUBLISHED_CONFIG
+    # The labels keep the grid the weights learnt (QuickNatConfig.label_grid): a few windows on
+    # another grid would only move every border by a row or two.
+    base = QuickNatConfig.stored(source["config"]) if "config" in source else PUBLISHED_CONFIG
     cfg = dataclasses.replace(base, num_class=args.classes, input_px=args.size or base.input_px,
                               input_width_px=args.width or (base.input_width_px if not args.size else None),
                               window_aspect=args.aspect or base.window_aspect)
@@ -258,7 +260,7 @@ def train(args) -> int:
     if args.from_checkpoint:
         checkpoint = load_file(args.from_checkpoint)
         if "config" in checkpoint:
-            net = QuickNat(QuickNatConfig(**checkpoint["config"]))
+            net = QuickNat(QuickNatConfig.stored(checkpoint["config"]))
             optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
         net.load_state_dict(checkpoint["net_state_dict"])
         if "optimizer" in checkpoint:
@@ -269,12 +271,14 @@ def train(args) -> int:
     from networks.augment import segmentation_transform
 
     aspect = net.config.window_aspect
-    full = SegmentationDataset(args.data, net.config.input_shape, aspect=aspect)
+    grid = net.config.label_grid
+    full = SegmentationDataset(args.data, net.config.input_shape, aspect=aspect, label_grid=grid)
     if not (full.labels == CAVITY).any():
         raise DatasetError(args.data, "no mask has any cavity (class 2, or 255 in a one-class mask)")
     train_rows, val_rows = split_by_recording(full.names, args.val, args.seed)
     train_set = SegmentationDataset(args.data, net.config.input_shape, [full.names[i] for i in train_rows],
-                                    transform=segmentation_transform(), aspect=aspect, random_piece=True)
+                                    transform=segmentation_transform(), aspect=aspect, random_piece=True,
+                                    label_grid=grid)
     val_set = Subset(full, val_rows)
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=generator)

@@ -143,12 +143,17 @@ def test_labels_are_shrunk_at_the_middle_of_their_rows(tmp_path):
     Image.fromarray(mask).save(tmp_path / "mask" / "w.png")
     labels = SegmentationDataset(tmp_path, 128)[0][1][0, :, 0]
     # Row 20's middle is row 98.7, inside the band; taking each label row's first row (row 96.25)
-    # put the border one label row (4.8 rows) lower.
+    # puts the border one label row (4.8 rows) lower, as the floor grid of older checkpoints did.
     assert int(np.argmax(labels.numpy() == 2)) == 20
+    floor = SegmentationDataset(tmp_path, 128, label_grid="floor")[0][1][0, :, 0]
+    assert int(np.argmax(floor.numpy() == 2)) == 21
 
 
 def test_borders_of_floor_grid_checkpoints_are_moved_back_up(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
     import phantom
+    from heart_segmentation import train
 
     ph = phantom.generate(phantom.PhantomConfig(seed=3, n_frames=6))
     rows = ph.image.shape[0]
@@ -167,6 +172,9 @@ def test_borders_of_floor_grid_checkpoints_are_moved_back_up(monkeypatch, tmp_pa
     for config, expected in ((stored, "floor"), (net.config.to_dict(), "centre")):
         torch.save({"net_state_dict": net.state_dict(), "config": config}, tmp_path / "c.pt")
         assert predict.load_checkpoint(tmp_path / "c.pt").config.label_grid == expected
+        # fine-tuning goes on with the labels the weights learnt
+        args = SimpleNamespace(classes=4, size=None, width=None, aspect=None, freeze_encoder=False)
+        assert train.initialised(tmp_path / "c.pt", args).config.label_grid == expected
 
 
 def test_dataset_pieces_are_parts_of_the_resized_window(tmp_path):
