@@ -119,8 +119,11 @@ EDGE_TISSUE_PX = 1.5
 
 
 def _blur(values: np.ndarray, sigma: float, axis: int) -> np.ndarray:
-    """Gaussian blur of a 2-D array along ``axis``, edges repeated (scipy.ndimage.gaussian_filter1d,
-    mode="nearest"); ours, because importing scipy.ndimage costs a tenth of a second of a cold start."""
+    """Gaussian blur of a 2-D array along ``axis``, edges repeated.
+
+    scipy.ndimage.gaussian_filter1d(mode="nearest") does the same; ours, because importing
+    scipy.ndimage costs a tenth of a second of a cold start.
+    """
     radius = max(1, int(np.ceil(3 * sigma)))
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel /= kernel.sum()
