@@ -1,4 +1,7 @@
 """The whole pipeline with the shipped weights on phantoms never used in training."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,6 +12,11 @@ from mmode.recording import load_recording
 from mmode.results import all_rows
 from pipeline.models import Models
 from quality_classification.predict import load_checkpoint as load_quality
+
+_spec = importlib.util.spec_from_file_location(
+    "evaluate_pipeline", Path(__file__).resolve().parent.parent / "tools" / "evaluate_pipeline.py")
+evaluate_pipeline = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(evaluate_pipeline)
 
 # Seeds 7000+ are neither training (1000-1139) nor the networks' test seeds (5000-5111). The
 # held-out family was never trained on: its figures are the ones that count.
@@ -42,16 +50,8 @@ def analyses(models, tmp_path_factory):
 
 
 def _matches(ph, analysis):
-    """(truth beat, reported beat or None) for every good truth beat: the reported end-diastole
-    nearest the true one, within a tenth of its cycle (tools/evaluate_pipeline.py's MATCH_CYCLE)."""
-    pairs = []
-    for truth in ph.beats:
-        if truth["good"]:
-            tolerance = 0.1 * (truth["next_ed_index"] - truth["ed_index"])
-            near = sorted(((abs(b.ed_index - truth["ed_index"]), b.index), b) for b in analysis.good_beats
-                          if abs(b.ed_index - truth["ed_index"]) <= tolerance)
-            pairs.append((truth, near[0][1] if near else None))
-    return pairs
+    """(truth beat, reported beat or None) for every good truth beat, matched as tools/evaluate_pipeline.py does."""
+    return [(truth, evaluate_pipeline.reported_beat(truth, analysis.good_beats)) for truth in ph.beats if truth["good"]]
 
 
 @pytest.mark.parametrize("held_out", [True, False], ids=["held-out family", "training families"])

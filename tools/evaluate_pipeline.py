@@ -37,20 +37,24 @@ MEASURES = (("HR %", "heart_rate_bpm", "heart_rate_bpm", True),
             ("LV mass (mg)", "lv_mass_mg", "lv_mass_mg", False))
 
 
+def reported_beat(truth: dict, beats):
+    """The beat of ``beats`` whose end-diastole is nearest the truth beat's, within MATCH_CYCLE; or None."""
+    tolerance = MATCH_CYCLE * (truth["next_ed_index"] - truth["ed_index"])
+    near = [b for b in beats if abs(b.ed_index - truth["ed_index"]) <= tolerance]
+    return min(near, key=lambda b: abs(b.ed_index - truth["ed_index"]), default=None)
+
+
 def evaluate(ph, analysis) -> dict:
     """Errors of the reported beats that match good truth beats, missed beats, beats inside bad stretches."""
-    reported = {b.ed_index: b for b in analysis.good_beats}
     errors, missed = [], 0
     spp = analysis.seconds_per_px
     for truth in ph.beats:
         if not truth["good"]:
             continue
-        tolerance = MATCH_CYCLE * (truth["next_ed_index"] - truth["ed_index"])
-        near = sorted((abs(ed - truth["ed_index"]), ed) for ed in reported if abs(ed - truth["ed_index"]) <= tolerance)
-        if not near:
+        beat = reported_beat(truth, analysis.good_beats)
+        if beat is None:
             missed += 1
             continue
-        beat = reported[near[0][1]]
         errors.append([abs(beat.ed_index - truth["ed_index"]) * spp * 1000] +
                       [abs(getattr(beat, attr) / truth[key] - 1) * 100 if relative else abs(getattr(beat, attr) - truth[key])
                        for _, attr, key, relative in MEASURES])
