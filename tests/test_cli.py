@@ -67,7 +67,7 @@ def test_main_job_on_the_bundled_example_from_another_folder(tmp_path):
 def small(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
     paths = []
-    for seed in (7100, 7101, 7102):
+    for seed in (7100, 7101, 7103):
         ph = phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=12))
         paths.append(phantom.write(ph, folder / f"mouse{seed}.dcm"))
     return folder, paths
@@ -158,8 +158,8 @@ def test_run4all_writes_one_csv_and_per_file_folders(small, tmp_path):
     code = run4all.main(["-i", str(study), "-m", "25", "-o", str(out)])
     assert code == 1  # one file failed, the rest went on
     rows = read_csv(out / "output_all.csv")
-    assert {r["file"] for r in rows} == {"mouse7100.dcm", "mouse7101.dcm", "mouse7102.dcm", "no_extension"}
-    for stem in ("mouse7100", "mouse7101", "mouse7102", "no_extension"):
+    assert {r["file"] for r in rows} == {"mouse7100.dcm", "mouse7101.dcm", "mouse7103.dcm", "no_extension"}
+    for stem in ("mouse7100", "mouse7101", "mouse7103", "no_extension"):
         assert sorted(p.name for p in (out / stem).glob("*.png")) == sorted(GRAPH_FILES)
     errors = read_csv(out / "errors.csv")
     assert [e["file"] for e in errors] == ["broken.dcm"] and "not a DICOM file" in errors[0]["error"]
@@ -169,7 +169,7 @@ def test_run4all_writes_one_csv_and_per_file_folders(small, tmp_path):
 def test_run4all_mass_table(small, tmp_path):
     folder, paths = small
     table = tmp_path / "masses.csv"
-    table.write_text("file,mass\nmouse7100.dcm,22\nmouse7101,31.5\nmouse7102.dcm,heavy\n")
+    table.write_text("file,mass\nmouse7100.dcm,22\nmouse7101,31.5\nmouse7103.dcm,heavy\n")
     out = tmp_path / "out"
     code = run4all.main(["-i", str(folder), "--mass-table", str(table), "-o", str(out), "--no-graphs",
                          "-w", "stats"])
