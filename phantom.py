@@ -46,10 +46,13 @@ MM_PER_PX = 0.011526
 CM_PER_MM = 0.1
 BAD_KINDS = ("probe_slip", "gain_jump", "motion_burst", "probe_off", "clutter", "dropout")
 # Rendering families: different texture models, not only different parameters. The shipped networks
-# never train on HELD_OUT_FAMILY, so that accuracy on it measures generalisation, not fit.
-FAMILIES = ("streaks", "mottled", "fibres", "speckle")
+# never train on HELD_OUT_FAMILY, so that accuracy on it measures generalisation, not fit, nor on
+# LAB_FAMILY, which stands in for a lab's own recordings in tools/fine_tune_curve.py: a scanner whose
+# blood is echogenic ("smoke", grey rather than black) and whose tissue is a sum of point scatterers.
+FAMILIES = ("streaks", "mottled", "fibres", "speckle", "smoke")
 HELD_OUT_FAMILY = "speckle"
-TRAINING_FAMILIES = tuple(f for f in FAMILIES if f != HELD_OUT_FAMILY)
+LAB_FAMILY = "smoke"
+TRAINING_FAMILIES = tuple(f for f in FAMILIES if f not in (HELD_OUT_FAMILY, LAB_FAMILY))
 EARLY_FILLING = 0.55  # fraction of the diameter change regained before the atrial kick
 MIN_SWING_MM = 0.7  # LVID;d - LVID;s at least this
 MIN_TIP_SLOPE_PX = 2.5  # rows per column that the diameter changes beside each end-diastole
@@ -273,6 +276,8 @@ def generate(cfg: PhantomConfig) -> Phantom:
         "chordae": rng.uniform(0.0, 1.0),
         "wall_core": rng.uniform(0.0, 0.95),  # how much darker the middle of a wall is than its edges
     }
+    if family == LAB_FAMILY:  # blood nearly as bright as the myocardium's dark middle, faint endocardia
+        settings.update(blood=rng.uniform(0.15, 0.4), specular=rng.uniform(0.0, 0.3), wall_core=rng.uniform(0.5, 0.95))
     if cfg.mm_per_px is None:  # scanner depth setting: the whole heart fits
         needed = depth + 1.8 * wall + 1.1 * lvid_d + 1.7 * settings["posterior_wall_mm"] + 0.5
         cfg = dataclasses.replace(cfg, mm_per_px=max(rng.uniform(0.0095, 0.0135), needed / rows))
@@ -364,6 +369,9 @@ def _texture(rng, family: str, shape, settings) -> np.ndarray:
             -0.5 * ((rows - rng.uniform(0, shape[0], size=k)) / rng.uniform(0.6, 1.4, size=k)) ** 2)
         presence = np.clip(_field(rng, (k, shape[1]), (0, rng.uniform(8, 40))) + 0.3, 0, 1)
         tex = profiles.astype(np.float32) @ presence + 0.25 * np.abs(_field(rng, shape, (0.8, sp / 2)))
+    elif family == "smoke":  # sparse point scatterers seen through the probe's point-spread function
+        scatterers = rng.exponential(1.0, shape) * (rng.random(shape) < rng.uniform(0.05, 0.2))
+        tex = ndimage.gaussian_filter(scatterers.astype(np.float32), (rng.uniform(0.7, 1.4), sp / 3 + 0.5))
     else:  # "speckle": fully developed speckle, the envelope of a filtered complex field (Rayleigh)
         sigma = (rng.uniform(0.6, 2.0), rng.uniform(1.0, sp / 2 + 1))
         re, im = _smooth_noise(rng, shape, sigma), _smooth_noise(rng, shape, sigma)
@@ -456,7 +464,8 @@ def _render(rng, cfg, settings, borders, rv, beats, segments) -> np.ndarray:
     amp *= fade[None, :]
     amp += (1 - fade[None, :]) * 0.6 * myo * tex[50:50 + rows]
     for kind, a, b, ramp in replace:
-        amp[:, a:b] = (1 - ramp) * amp[:, a:b] + ramp * _bad_amplitude(rng, kind, amp[:, a:b], myo, r)
+        bad = _bad_amplitude(rng, kind, amp[:, a:b], myo, r, float(np.min(post_endo[0, a:b])))
+        amp[:, a:b] = (1 - ramp) * amp[:, a:b] + ramp * bad
 
     # Imaging chain.
     amp = ndimage.gaussian_filter(amp, settings["blur_px"])
@@ -497,8 +506,11 @@ def _cavity_echoes(rng, settings, beats, r, ant_endo, post_endo, px) -> np.ndarr
     return out
 
 
-def _bad_amplitude(rng, kind: str, amp: np.ndarray, myo: float, r) -> np.ndarray:
-    """What the probe shows in a bad stretch of kind probe_off, clutter or dropout."""
+def _bad_amplitude(rng, kind: str, amp: np.ndarray, myo: float, r, post_endo: float) -> np.ndarray:
+    """What the probe shows in a bad stretch of kind probe_off, clutter or dropout.
+
+    ``post_endo``: the highest row of the posterior endocardium in the stretch.
+    """
     rows, n = amp.shape
     if kind == "probe_off":  # no contact: only near-field ringing, nothing below
         ring = sum(rng.uniform(0.5, 2.0) * _line(r, d, 2.0) for d in rng.uniform(0, 0.08 * rows, size=3))
@@ -506,8 +518,10 @@ def _bad_amplitude(rng, kind: str, amp: np.ndarray, myo: float, r) -> np.ndarray
     if kind == "clutter":  # probe pressed into the chest wall: bright bands fill the view
         bands = 1.0 + 2.0 * np.abs(_field(rng, (rows, n), (rng.uniform(2, 6), rng.uniform(20, 80))))
         return (bands * np.abs(_field(rng, (rows, n), (1, 6))) + 0.1 * amp / max(myo, 1e-6)) * myo
-    # dropout: everything below some depth is lost in a shadow
-    shadow = np.where(r > rng.uniform(0.15, 0.6) * rows, rng.uniform(0.01, 0.1), 1.0)
+    # dropout: everything below some depth is lost in a shadow, the posterior wall at least (a shadow
+    # that starts below the heart hides nothing that is measured: that stretch would be good)
+    top = 0.15 * rows + rng.uniform(0, 1) * max(post_endo - 0.15 * rows, 0.0)
+    shadow = np.where(r > top, rng.uniform(0.01, 0.1), 1.0)
     return amp * shadow
 
 

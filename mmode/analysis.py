@@ -36,15 +36,21 @@ MIN_CONTRAST = 1.0  # grey-level standard deviation below which an image is blan
 MIN_ECHO_GREY = 15.0
 ECHO_FRACTION = 0.35
 SATURATED_GREY, MAX_SATURATED = 250.0, 0.08
-# A column is bad whatever the classifier says when the mean grey below its posterior endocardium
-# (the posterior wall, which always echoes, and what lies behind it), over SHADOW_MEDIAN_PX columns,
-# is below SHADOW_FRACTION of the recording's median: a shadow hides the posterior wall. Windows
-# judged whole miss a shadow shorter than a window. Measured, as a fraction of the median: 0.26-0.45
-# inside most of the phantoms' dropouts (0.65-0.70 in two of seven, which pass), at least 0.63 on
-# clean phantoms (0.83 and more outside the speckle family), 0.70 at the first percentile of the
-# real test image.
-SHADOW_MEDIAN_PX = 25
-SHADOW_FRACTION = 0.5
+# A column is bad whatever the classifier says when its echoes below the posterior endocardium (the
+# posterior wall, which always echoes, and what lies behind it: mean grey above the noise floor, the
+# median grey of the cavity), over SHADOW_MEDIAN_PX columns (about one beat), fall below
+# SHADOW_FRACTION of the recording's median: a shadow hides the posterior wall. Windows judged whole
+# miss a shadow shorter than a window. Measured on 40 phantoms (seeds 7000-7219) with their true
+# borders, as a fraction of the median: 0.00-0.27 inside dropouts, 0.55 and more on clean columns.
+# Without the floor subtracted, a shadow over a noisy image kept 0.7 of the median grey.
+SHADOW_MEDIAN_PX = 101
+SHADOW_FRACTION = 0.4
+# A column is bad whatever the classifier says when its mean grey, over BRIGHT_MEDIAN_PX columns, is
+# more than BRIGHT_FRACTION times the recording's median: the gain was turned up or the probe pressed
+# into the chest wall (clutter), and the borders drown. On the same phantoms: 1.89 and more inside
+# gain jumps and clutter, at most 1.38 on clean columns.
+BRIGHT_MEDIAN_PX = 101
+BRIGHT_FRACTION = 1.6
 
 @dataclass
 class Analysis:
@@ -123,15 +129,23 @@ def shadowed(image: np.ndarray, borders: np.ndarray) -> np.ndarray:
     ``borders`` (4, width) rows as mmode.borders.trace_borders; every fourth row is enough.
     """
     rows, width = image.shape
-    endo = borders[2]
-    known = np.isfinite(endo)
+    known = np.isfinite(borders[1]) & np.isfinite(borders[2])
     if not known.any():
         return np.zeros(width, dtype=bool)
-    endo = np.where(known, endo, np.median(endo[known]))
-    below = np.arange(0, rows, 4)[:, None] >= endo[None, :]
-    grey = (image[::4] * below).sum(axis=0) / np.maximum(below.sum(axis=0), 1)
-    grey = median_filter(grey, SHADOW_MEDIAN_PX)
-    return grey < SHADOW_FRACTION * np.median(grey)
+    ant, post = (np.where(known, b, np.median(b[known])) for b in borders[1:3])
+    sampled, r = image[::4], np.arange(0, rows, 4)[:, None]
+    cavity = (r >= ant[None, :]) & (r < post[None, :])
+    floor = float(np.median(sampled[cavity])) if cavity.any() else 0.0
+    below = r >= post[None, :]
+    echo = (sampled * below).sum(axis=0) / np.maximum(below.sum(axis=0), 1) - floor
+    echo = median_filter(echo, SHADOW_MEDIAN_PX)
+    return echo < SHADOW_FRACTION * np.median(echo)
+
+
+def brightened(image: np.ndarray) -> np.ndarray:
+    """(width,) bool: columns far brighter than the recording's median (BRIGHT_MEDIAN_PX, BRIGHT_FRACTION)."""
+    grey = median_filter(image[::4].mean(axis=0), BRIGHT_MEDIAN_PX)
+    return grey > BRIGHT_FRACTION * np.median(grey)
 
 
 def saturated(windows) -> np.ndarray:
@@ -216,7 +230,8 @@ def analyse(recording: Recording, networks: Networks, settings: Settings) -> Ana
         tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
         windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
         scores = np.where(echo_free(windows) | saturated(windows), 0.0, networks.classify(windows))
-        per_column = np.where(shadowed(image, borders), 0.0, column_scores(starts, side, scores, width))
+        unusable = shadowed(image, borders) | brightened(image)
+        per_column = np.where(unusable, 0.0, column_scores(starts, side, scores, width))
 
     with timed(timings, "beats"):
         beats = gate_beats(detect_beats(lvid, cal.seconds_per_px, sizes["lvaw"], sizes["lvpw"]), per_column,

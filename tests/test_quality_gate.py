@@ -6,7 +6,7 @@ import pytest
 
 import phantom
 from heart_segmentation.predict import load_checkpoint as load_seg
-from mmode.analysis import Settings, analyse, echo_free, shadowed
+from mmode.analysis import Settings, analyse, brightened, echo_free, shadowed
 from mmode.recording import load_recording
 from pipeline.models import Models
 from quality_classification import predict as quality_predict
@@ -35,6 +35,28 @@ def test_shadowed_columns_are_those_whose_posterior_wall_is_lost():
     np.testing.assert_array_equal(np.flatnonzero(shadowed(image, borders)), np.arange(400, 600))
     image[:, 700:710] = 0  # narrower than half the running median: a glitch, not a shadow
     assert not shadowed(image, borders)[690:720].any()
+
+
+@pytest.mark.parametrize("seed, family", [(7103, "streaks"), (7000, "speckle")])
+def test_a_shadow_over_the_noise_floor_is_found(seed, family):
+    """With a noisy floor, a shadow keeps most of the mean grey (0.7 of it in seed 7103); its echoes above
+    the cavity's grey are gone."""
+    ph = phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=14, family=family,
+                                                bad_segments=(("dropout", 0.5, 0.5),)))
+    t = np.arange(ph.width) * ph.config.seconds_per_px
+    found = shadowed(ph.image.astype(np.float32), ph.borders)
+    assert found[(t > 0.55) & (t < 0.95)].all()
+    assert not found[(t < 0.45) | (t > 1.05)].any()
+
+
+def test_brightened_columns_are_those_of_a_gain_jump():
+    image = phantom.generate(phantom.PhantomConfig(seed=5, n_frames=10, bad_segments=())).image.astype(np.float32)
+    assert not brightened(image).any()
+    image[:, 400:900] = np.minimum(image[:, 400:900] * 2.5, 255)  # the gain turned up for 0.4 s
+    image[:, 1200:1240] = np.minimum(image[:, 1200:1240] * 2.5, 255)  # for 33 ms: a flash, not a stretch
+    found = np.flatnonzero(brightened(image))
+    assert abs(found[0] - 400) <= 5 and abs(found[-1] - 899) <= 5
+    assert found.size == found[-1] - found[0] + 1
 
 
 def test_no_beat_of_the_bundled_examples_shadow_is_reported():
