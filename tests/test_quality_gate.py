@@ -6,7 +6,7 @@ import pytest
 
 import phantom
 from heart_segmentation.predict import load_checkpoint as load_seg
-from mmode.analysis import Settings, analyse, brightened, echo_free, shadowed
+from mmode.analysis import Settings, analyse, brightened, displaced, echo_free, shadowed, widened
 from mmode.recording import load_recording
 from pipeline.models import Models
 from quality_classification import predict as quality_predict
@@ -57,6 +57,29 @@ def test_brightened_columns_are_those_of_a_gain_jump():
     found = np.flatnonzero(brightened(image))
     assert abs(found[0] - 400) <= 5 and abs(found[-1] - 899) <= 5
     assert found.size == found[-1] - found[0] + 1
+
+
+def test_displaced_columns_are_those_where_the_cavity_moved_away():
+    ph = phantom.generate(phantom.PhantomConfig(seed=5, n_frames=10, bad_segments=()))
+    borders, mm = ph.borders.astype(np.float64), ph.config.mm_per_px
+    assert not displaced(borders, mm).any()  # breathing moves the heart by about 0.1 mm
+    slipped = borders.copy()
+    slipped[:, 400:900] += 0.6 / mm  # the probe slipped by 0.6 mm for 0.4 s
+    slipped[:, 1200:1240] += 0.6 / mm  # for 33 ms: a jerk shorter than half the running median
+    slipped[:, 1500:1520] = np.nan  # no cavity found there
+    found = np.flatnonzero(displaced(slipped, mm))
+    assert abs(found[0] - 400) <= 5 and abs(found[-1] - 899) <= 5
+    assert found.size == found[-1] - found[0] + 1
+    smaller = borders.copy()
+    smaller[:, 400:900] += 0.25 / mm
+    assert not displaced(smaller, mm).any()
+
+
+def test_widened_adds_the_margin_on_both_sides():
+    flags = np.zeros(20, dtype=bool)
+    flags[[0, 9, 10]] = True
+    np.testing.assert_array_equal(np.flatnonzero(widened(flags, 2)), [0, 1, 2, 7, 8, 9, 10, 11, 12])
+    np.testing.assert_array_equal(widened(flags, 0), flags)
 
 
 def test_no_beat_of_the_bundled_examples_shadow_is_reported():
