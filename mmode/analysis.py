@@ -39,16 +39,18 @@ SATURATED_GREY, MAX_SATURATED = 250.0, 0.08
 # A column is bad whatever the classifier says when its echoes below the posterior endocardium (the
 # posterior wall, which always echoes, and what lies behind it: mean grey above the noise floor, the
 # median grey of the cavity), over SHADOW_MEDIAN_PX columns (about one beat), fall below
-# SHADOW_FRACTION of the recording's median: a shadow hides the posterior wall. Windows judged whole
-# miss a shadow shorter than a window. Measured on 40 phantoms (seeds 7000-7219) with their true
-# borders, as a fraction of the median: 0.00-0.27 inside dropouts, 0.55 and more on clean columns.
-# Without the floor subtracted, a shadow over a noisy image kept 0.7 of the median grey.
+# SHADOW_FRACTION of the recording's 75th percentile (not the median: a probe off the chest for most
+# of a recording would set that): a shadow hides the posterior wall. Windows judged whole miss a
+# shadow shorter than a window. Measured on 40 phantoms (seeds 7000-7219) with their true borders,
+# as a fraction of the 75th percentile: at most 0.24 inside dropouts, 0.39 and more on clean columns
+# (0.48 and more where no gain jump or clutter raised the percentile). Without the floor subtracted,
+# a shadow over a noisy image kept 0.7 of the median grey.
 SHADOW_MEDIAN_PX = 101
-SHADOW_FRACTION = 0.4
+SHADOW_FRACTION = 0.3
 # A column is bad whatever the classifier says when its mean grey, over BRIGHT_MEDIAN_PX columns, is
-# more than BRIGHT_FRACTION times the recording's median: the gain was turned up or the probe pressed
-# into the chest wall (clutter), and the borders drown. On the same phantoms: 1.89 and more inside
-# gain jumps and clutter, at most 1.38 on clean columns.
+# more than BRIGHT_FRACTION times the median of the columns without a shadow: the gain was turned up or
+# the probe pressed into the chest wall (clutter), and the borders drown. On the same phantoms: 1.89
+# and more inside gain jumps and clutter, at most 1.38 on clean columns.
 BRIGHT_MEDIAN_PX = 101
 BRIGHT_FRACTION = 1.6
 # A column is bad whatever the classifier says when the middle of its cavity, over DRIFT_MEDIAN_PX
@@ -144,18 +146,21 @@ def shadowed(image: np.ndarray, borders: np.ndarray) -> np.ndarray:
         return np.zeros(width, dtype=bool)
     ant, post = (np.where(known, b, np.median(b[known])) for b in borders[1:3])
     sampled, r = image[::4], np.arange(0, rows, 4)[:, None]
-    cavity = (r >= ant[None, :]) & (r < post[None, :])
+    cavity = (r >= ant[None, :]) & (r < post[None, :]) & known[None, :]
     floor = float(np.median(sampled[cavity])) if cavity.any() else 0.0
     below = r >= post[None, :]
     echo = (sampled * below).sum(axis=0) / np.maximum(below.sum(axis=0), 1) - floor
     echo = median_filter(echo, SHADOW_MEDIAN_PX)
-    return echo < SHADOW_FRACTION * np.median(echo)
+    return echo < SHADOW_FRACTION * np.percentile(echo[known], 75)
 
 
-def brightened(image: np.ndarray) -> np.ndarray:
-    """(width,) bool: columns far brighter than the recording's median (BRIGHT_MEDIAN_PX, BRIGHT_FRACTION)."""
+def brightened(image: np.ndarray, shadow: np.ndarray) -> np.ndarray:
+    """(width,) bool: columns far brighter than the rest (BRIGHT_MEDIAN_PX, BRIGHT_FRACTION).
+
+    The rest: the median of the columns not in ``shadow`` (:func:`shadowed`), all if every one is.
+    """
     grey = median_filter(image[::4].mean(axis=0), BRIGHT_MEDIAN_PX)
-    return grey > BRIGHT_FRACTION * np.median(grey)
+    return grey > BRIGHT_FRACTION * np.median(grey if shadow.all() else grey[~shadow])
 
 
 def displaced(borders: np.ndarray, mm_per_px: float) -> np.ndarray:
@@ -257,7 +262,8 @@ def analyse(recording: Recording, networks: Networks, settings: Settings) -> Ana
         tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
         windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
         scores = np.where(echo_free(windows) | saturated(windows), 0.0, networks.classify(windows))
-        unusable = shadowed(image, borders) | brightened(image) | displaced(borders, cal.mm_per_px)
+        shadow = shadowed(image, borders)
+        unusable = shadow | brightened(image, shadow) | displaced(borders, cal.mm_per_px)
         unusable = widened(unusable, int(round(CHECK_MARGIN_S / cal.seconds_per_px)))
         per_column = np.where(unusable, 0.0, column_scores(starts, side, scores, width))
 

@@ -81,11 +81,11 @@ def test_measurements_match_ground_truth(analyses, held_out):
 def test_most_good_beats_reported(analyses):
     pairs = [pair for ph, analysis in analyses for pair in _matches(ph, analysis)]
     found = sum(beat is not None for _, beat in pairs)
-    assert found >= 0.75 * len(pairs)  # today 85 % of these (README: 86-88 %); the aim is 95 %
+    assert found >= 0.75 * len(pairs)  # today 84 % of these (README: 88-92 %); the aim is 95 %
 
 
 def test_few_reported_beats_inside_bad_intervals(analyses):
-    """Today's figure (README): shadows and saturation are not always caught; the aim is none."""
+    """Today 1 of 154 (README: 1 of 650, the end of a probe slip); the aim is none."""
     inside, total = 0, 0
     for ph, analysis in analyses:
         rows = all_rows(analysis)
@@ -94,7 +94,7 @@ def test_few_reported_beats_inside_bad_intervals(analyses):
             total += 1
             times = [float(row[key]) for key in ("lvid;d time", "lvid;s time")]
             inside += any(lo <= t <= hi for lo, hi in ph.bad_intervals for t in times)
-    assert inside <= 0.1 * total
+    assert inside <= 0.02 * total
 
 
 def test_each_row_is_one_beat(analyses):

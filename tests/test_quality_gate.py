@@ -51,12 +51,26 @@ def test_a_shadow_over_the_noise_floor_is_found(seed, family):
 
 def test_brightened_columns_are_those_of_a_gain_jump():
     image = phantom.generate(phantom.PhantomConfig(seed=5, n_frames=10, bad_segments=())).image.astype(np.float32)
-    assert not brightened(image).any()
+    no_shadow = np.zeros(image.shape[1], dtype=bool)
+    assert not brightened(image, no_shadow).any()
     image[:, 400:900] = np.minimum(image[:, 400:900] * 2.5, 255)  # the gain turned up for 0.4 s
     image[:, 1200:1240] = np.minimum(image[:, 1200:1240] * 2.5, 255)  # for 33 ms: a flash, not a stretch
-    found = np.flatnonzero(brightened(image))
+    found = np.flatnonzero(brightened(image, no_shadow))
     assert abs(found[0] - 400) <= 5 and abs(found[-1] - 899) <= 5
     assert found.size == found[-1] - found[0] + 1
+
+
+def test_a_probe_off_the_chest_for_most_of_a_recording_does_not_make_the_rest_bad():
+    """The references of the column checks come from the measurable part, not from the median column."""
+    ph = phantom.generate(phantom.PhantomConfig(seed=7100, n_frames=12, family="streaks",
+                                                bad_segments=(("probe_off", 0.66, 0.96),)))
+    image = ph.image.astype(np.float32)
+    t = np.arange(ph.width) * ph.config.seconds_per_px
+    shadow = shadowed(image, ph.borders)
+    assert t[-1] < 2 * 0.96  # most of it
+    assert shadow[(t > 0.7) & (t < 1.58)].all()
+    assert not shadow[(t < 0.6) | (t > 1.68)].any()
+    assert not brightened(image, shadow).any()
 
 
 def test_displaced_columns_are_those_where_the_cavity_moved_away():
