@@ -277,7 +277,8 @@ def generate(cfg: PhantomConfig) -> Phantom:
         "wall_core": rng.uniform(0.0, 0.95),  # how much darker the middle of a wall is than its edges
     }
     if family == LAB_FAMILY:  # blood nearly as bright as the myocardium's dark middle, faint endocardia
-        settings.update(blood=rng.uniform(0.15, 0.4), specular=rng.uniform(0.0, 0.3), wall_core=rng.uniform(0.5, 0.95))
+        settings.update(blood=rng.uniform(0.15, 0.4), specular=rng.uniform(0.0, 0.3),
+                        wall_core=rng.uniform(0.5, 0.95))
     if cfg.mm_per_px is None:  # scanner depth setting: the whole heart fits
         needed = depth + 1.8 * wall + 1.1 * lvid_d + 1.7 * settings["posterior_wall_mm"] + 0.5
         cfg = dataclasses.replace(cfg, mm_per_px=max(rng.uniform(0.0095, 0.0135), needed / rows))

@@ -7,12 +7,12 @@ Stands in for a lab with recordings unlike our training data: phantoms of a
 rendering family the shipped networks never saw (phantom.LAB_FAMILY by default,
 echogenic blood and faint endocardia; or phantom.HELD_OUT_FAMILY). For each count
 N, the shipped segmenter is fine-tuned (``--init``) on the first N of recordings
-8000-8004 (20 frames each, bad stretches left out by their annotations) and tested on recordings 8100+ of the same family
-(clean, never used for training), with the per-beat LVID error of
-heart_segmentation.validate; the epoch kept is the one with the lowest per-beat
-error on two more recordings of the family (8050-8051, --val-recordings). N = 0
-is the shipped segmenter itself. Prints one Markdown table row per N. About 2-3
-minutes per N on 2 cores.
+8000-8004 (20 frames each, bad stretches left out by their annotations) and
+tested on recordings 8100+ of the same family (clean, never used for training),
+with the per-beat LVID error of heart_segmentation.validate; the epoch kept is
+the one with the lowest per-beat error on two more recordings of the family
+(8050-8051, --val-recordings). N = 0 is the shipped segmenter itself. Prints one
+Markdown table row per N. About 1-3 minutes per N on one thread.
 
 ``--replay K`` adds K recordings of the training families (8200+, the kind the
 shipped segmenter learnt from) to every N's training set, so that fine-tuning
