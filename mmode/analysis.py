@@ -73,7 +73,7 @@ class Analysis:
     image: np.ndarray  # (rows, width) float32 grey
     mask: np.ndarray  # (rows, width) bool cavity, between the traced endocardia
     lvid_mm: np.ndarray  # (width,), 0 where no cavity was found
-    column_scores: np.ndarray  # (width,) lowest classifier score of the quality windows covering each column
+    column_scores: np.ndarray  # (width,) per column, classifier score of the nearest quality window or 0
     threshold: float
     beats: list[Beat]  # every detected beat, each with its quality and good flag
     timings: dict = field(default_factory=dict)
@@ -94,7 +94,7 @@ class Analysis:
         return [b for b in self.beats if b.good]
 
     def good_columns(self) -> np.ndarray:
-        """(width,) bool: columns whose every covering quality window is good."""
+        """(width,) bool: columns whose nearest quality window is good and that no column check calls bad."""
         return self.column_scores >= self.threshold
 
     @property

@@ -8,8 +8,19 @@ import phantom
 from heart_segmentation.predict import load_checkpoint as load_seg
 from mmode.analysis import Settings, analyse, brightened, displaced, echo_free, shadowed, widened
 from mmode.recording import load_recording
+from mmode.windows import column_scores, tile_starts
 from pipeline.models import Models
 from quality_classification import predict as quality_predict
+
+
+def test_each_column_takes_the_score_of_the_nearest_window():
+    """Windows half a side apart: a bad window costs the columns nearer its centre than any other's,
+    not all of its columns (the lowest of the two covering windows lost up to a window beside each bad
+    stretch)."""
+    starts = tile_starts(1000, 400, 200)  # centres 200, 400, 600, 800
+    scores = column_scores(starts, 400, np.array([0.9, 0.1, 0.9, 0.9]), 1000)
+    np.testing.assert_array_equal(np.flatnonzero(scores < 0.5), np.arange(300, 500))
+    assert column_scores(np.array([0]), 400, np.array([0.7]), 300).tolist() == [0.7] * 300
 
 
 def test_echo_free_windows():
