@@ -4,7 +4,7 @@ Dice over windows rewards the bulk of the cavity; a diameter at end-diastole
 depends on the few columns at the tip of each beat. This measures that: the
 beats of the traced borders (found by the pipeline's own beat finder on the
 true LVID trace) against the beats of the segmenter's borders, matched by
-end-diastole. Use recordings of good quality throughout (the traces know
+end-diastole as tools/evaluate_pipeline.py does (mmode.beats.matching_beat). Use recordings of good quality throughout (the traces know
 nothing of image quality).
 """
 from __future__ import annotations
@@ -15,11 +15,10 @@ import numpy as np
 
 from heart_segmentation.predict import image_borders
 from mmode.annotations import borders_path, read_borders
-from mmode.beats import detect_beats
+from mmode.beats import detect_beats, matching_beat
 from mmode.borders import diameters_mm
 from mmode.recording import find_recordings, load_recording
 
-MATCH_PX = 3  # end-diastoles this close are the same beat
 
 
 def traced_recordings(folder: Path) -> list[Path]:
@@ -45,11 +44,11 @@ def beat_lvid_errors(net, recordings, device="cpu") -> dict:
                                 cal.seconds_per_px)
         total += len(truth)
         for beat in truth:
-            near = [b for b in measured if abs(b.ed_index - beat.ed_index) <= MATCH_PX]
-            if near:
+            match = matching_beat(beat.ed_index, beat.next_ed_index, measured)
+            if match is not None:
                 found += 1
-                diastole.append(abs(near[0].lvid_d_mm - beat.lvid_d_mm))
-                systole.append(abs(near[0].lvid_s_mm - beat.lvid_s_mm))
+                diastole.append(abs(match.lvid_d_mm - beat.lvid_d_mm))
+                systole.append(abs(match.lvid_s_mm - beat.lvid_s_mm))
     net.train(was_training)
     median = lambda values: float(np.median(values)) if values else float("nan")
     return {"lvid_d_mm": median(diastole), "lvid_s_mm": median(systole), "found": found / max(total, 1),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import phantom
-from mmode.beats import Beat, detect_beats, lvid_mm, teichholz_ul
+from mmode.beats import Beat, detect_beats, lvid_mm, matching_beat, teichholz_ul
 
 SECONDS_PER_PX = phantom.SECONDS_PER_PX
 
@@ -101,3 +101,16 @@ def test_median_filter_agrees_with_scipy():
         size = int(rng.integers(0, 6)) * 2 + 1
         expected = scipy_median_filter(x, size=size, mode="nearest") if x.size >= size else x
         np.testing.assert_array_equal(median_filter(x, size), expected)
+
+
+def test_a_known_beat_is_matched_by_the_nearest_end_diastole_within_a_tenth_of_its_cycle():
+    def beat(ed):
+        return Beat(index=0, ed_index=ed, es_index=ed + 40, next_ed_index=ed + 100, ed_time_s=0.0, es_time_s=0.04,
+                    lvid_d_mm=4.0, lvid_s_mm=3.0, heart_rate_bpm=600.0)
+
+    measured = [beat(92), beat(195), beat(311)]
+    assert matching_beat(100, 200, measured).ed_index == 92  # 8 columns early in a 100-column cycle
+    assert matching_beat(200, 300, measured).ed_index == 195
+    assert matching_beat(300, 400, measured) is None  # 11 columns late
+    assert matching_beat(300, 420, measured).ed_index == 311  # within a tenth of a longer cycle
+    assert matching_beat(0, 100, []) is None

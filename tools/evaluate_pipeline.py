@@ -5,9 +5,9 @@
 Two groups of full-size recordings with bad stretches: the held-out rendering family
 (phantom.HELD_OUT_FAMILY, which the shipped networks never saw: the figure that counts)
 and the training families. For every good ground-truth beat (its cycle outside bad
-intervals): was it reported (an end-diastole within MATCH_CYCLE of its cycle), how far
-off its end-diastole and its measurements are; and did any reported beat fall inside a
-bad interval. Seeds 7000+ are never used in training (1000-1139) nor in the
+intervals): was it reported (mmode.beats.matching_beat: an end-diastole within a tenth
+of its cycle), how far off its end-diastole and its measurements are; and did any
+reported beat fall inside a bad interval. Seeds 7000+ are never used in training (1000-1139) nor in the
 networks' test sets (5000-5111). Uses the shipped weights unless --seg-model /
 --quality-model are given.
 """
@@ -22,13 +22,10 @@ import numpy as np
 import phantom
 from heart_segmentation import SHIPPED_CHECKPOINT
 from mmode.analysis import Settings, analyse
+from mmode.beats import matching_beat
 from mmode.recording import load_recording
 from pipeline.models import load_models
 
-# A good truth beat counts as reported when a reported end-diastole lies within this fraction of its
-# cycle of the true one (12 columns, 10 ms, at 600 bpm): a beat whose end-diastole was placed 5 ms
-# early was still reported. How far the end-diastoles are off is a row of its own.
-MATCH_CYCLE = 0.1
 # (label, attribute of a reported beat, key of a truth beat, relative error)
 MEASURES = (("HR %", "heart_rate_bpm", "heart_rate_bpm", True),
             ("LVID;d", "lvid_d_mm", "lvid_d_mm", False), ("LVID;s", "lvid_s_mm", "lvid_s_mm", False),
@@ -38,10 +35,8 @@ MEASURES = (("HR %", "heart_rate_bpm", "heart_rate_bpm", True),
 
 
 def reported_beat(truth: dict, beats):
-    """The beat of ``beats`` whose end-diastole is nearest the truth beat's, within MATCH_CYCLE; or None."""
-    tolerance = MATCH_CYCLE * (truth["next_ed_index"] - truth["ed_index"])
-    near = [b for b in beats if abs(b.ed_index - truth["ed_index"]) <= tolerance]
-    return min(near, key=lambda b: abs(b.ed_index - truth["ed_index"]), default=None)
+    """The beat of ``beats`` that reports the truth beat (mmode.beats.matching_beat); or None."""
+    return matching_beat(truth["ed_index"], truth["next_ed_index"], beats)
 
 
 def evaluate(ph, analysis) -> dict:
