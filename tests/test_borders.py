@@ -6,7 +6,7 @@ import phantom
 from helpers import log_probs
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, label_mask
 from mmode.beats import lvid_mm
-from mmode.borders import EDGE_TISSUE_PX, best_runs, diameters_mm, snap_endocardia, trace_borders
+from mmode.borders import EDGE_TISSUE_PX, best_runs, diameters_mm, remove_spikes, snap_endocardia, trace_borders
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +115,21 @@ def test_snapping_keeps_missing_borders_and_the_band_order():
     thin = borders.copy()
     thin[0] = 203.0  # an anterior epicardium below the step: the endocardium may not pass it
     assert (snap_endocardia(image, thin)[1, :6] == 203.0).all()
+
+
+def test_narrow_spikes_of_the_endocardia_are_removed_and_the_tips_kept():
+    columns = np.arange(400)
+    tips = 300 + 2.5 * np.abs((columns % 100) - 50)  # V-shaped beats, 2.5 rows per column
+    borders = np.stack([np.full(400, 150.0), np.full(400, 200.0), tips, tips + 80])
+    borders[1, 100:110] = 120  # the anterior endocardium jumps 80 rows into the wall for 10 columns
+    borders[2, 270:276] += 60  # the posterior one 60 rows deeper for 6 columns
+    borders[:, 300:305] = np.nan  # no cavity there
+    cleaned = remove_spikes(borders, 616)
+    np.testing.assert_allclose(cleaned[1, :300], 200.0)
+    # Back near the slope: the spike's own 6 columns pull the running median 6 columns along it.
+    np.testing.assert_allclose(cleaned[2, 270:276], tips[270:276], atol=6 * 2.5)
+    unchanged = np.ones(400, dtype=bool)
+    unchanged[270:276] = unchanged[300:305] = False
+    np.testing.assert_array_equal(cleaned[2, unchanged], tips[unchanged])  # every tip, 25 rows sharp, stays
+    assert np.isnan(cleaned[:, 300:305]).all()
+    np.testing.assert_array_equal(cleaned[[0, 3]], borders[[0, 3]])
