@@ -4,8 +4,8 @@ Dice over windows rewards the bulk of the cavity; a diameter at end-diastole
 depends on the few columns at the tip of each beat. This measures that: the
 beats of the traced borders (found by the pipeline's own beat finder on the
 true LVID trace) against the beats of the segmenter's borders, matched by
-end-diastole as tools/evaluate_pipeline.py does (mmode.beats.matching_beat). Use recordings of good quality throughout (the traces know
-nothing of image quality).
+end-diastole as tools/evaluate_pipeline.py does (mmode.beats.matching_beat). Use
+recordings of good quality throughout (the traces know nothing of image quality).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def lvid_trace(borders: np.ndarray, mm_per_px: float) -> np.ndarray:
 
 
 def beat_lvid_errors(net, recordings, device="cpu") -> dict:
-    """Median |error| (mm) of LVID;d and LVID;s, and the share of traced beats the segmenter's trace finds."""
+    """Median (and mean) |error| (mm) of LVID;d and LVID;s, and the share of traced beats the segmenter finds."""
     was_training = net.training
     net.eval()
     diastole, systole, found, total = [], [], 0, 0
@@ -51,5 +51,6 @@ def beat_lvid_errors(net, recordings, device="cpu") -> dict:
                 systole.append(abs(match.lvid_s_mm - beat.lvid_s_mm))
     net.train(was_training)
     median = lambda values: float(np.median(values)) if values else float("nan")
+    mean = lambda values: float(np.mean(values)) if values else float("nan")
     return {"lvid_d_mm": median(diastole), "lvid_s_mm": median(systole), "found": found / max(total, 1),
-            "beats": total}
+            "beats": total, "lvid_d_mean_mm": mean(diastole), "lvid_s_mean_mm": mean(systole)}

@@ -373,6 +373,8 @@ def test_per_beat_validation_of_a_perfect_segmenter_is_exact(write_phantom, monk
     monkeypatch.setattr(validate, "image_borders", shifted)
     result = validate.beat_lvid_errors(net, validate.traced_recordings(path.parent))
     assert result["lvid_d_mm"] == pytest.approx(5 * ph.config.mm_per_px, rel=1e-3)
+    assert result["lvid_d_mean_mm"] == pytest.approx(5 * ph.config.mm_per_px, rel=1e-3)
+    assert result["lvid_s_mean_mm"] == pytest.approx(5 * ph.config.mm_per_px, rel=1e-3)
 
 
 @pytest.mark.parametrize("module", ["heart_segmentation", "quality_classification"])

@@ -69,8 +69,9 @@ def main(argv=None) -> int:
 
     def row(n, net, seconds):
         result = beat_lvid_errors(net, tests)
-        print(f"| {n} | {result['lvid_d_mm']:.3f} | {result['lvid_s_mm']:.3f} | {100 * result['found']:.0f} % "
-              f"of {result['beats']} | {seconds:.0f} s |", flush=True)
+        errors = (f"{result['lvid_d_mm']:.3f} ({result['lvid_d_mean_mm']:.3f}) | "
+                  f"{result['lvid_s_mm']:.3f} ({result['lvid_s_mean_mm']:.3f})")
+        print(f"| {n} | {errors} | {100 * result['found']:.0f} % of {result['beats']} | {seconds:.0f} s |", flush=True)
 
     replay_dir = args.work / f"replay_{args.replay}"
     if args.replay and not replay_dir.exists():  # family=None: drawn from phantom.TRAINING_FAMILIES
@@ -78,7 +79,8 @@ def main(argv=None) -> int:
 
     print(f"fine-tuning the shipped segmenter on recordings of the {family} family, which it never saw; "
           f"test: {len(tests)} other recordings of it\n")
-    print("| annotated recordings | LVID;d error (mm) | LVID;s error (mm) | test beats found | training time |")
+    print("| annotated recordings | LVID;d error, median (mean), mm | LVID;s error, median (mean), mm "
+          "| test beats found | training time |")
     print("|---|---|---|---|---|")
     row(0, load_checkpoint(DEFAULT_CHECKPOINT), 0)
     for n in args.counts:
