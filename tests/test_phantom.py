@@ -1,0 +1,25 @@
+"""The phantom generator: which rendering families the shipped networks may learn from, and bad stretches."""
+import numpy as np
+
+import phantom
+
+
+def test_the_held_out_and_the_lab_families_are_never_drawn_for_training():
+    assert phantom.HELD_OUT_FAMILY not in phantom.TRAINING_FAMILIES
+    assert phantom.LAB_FAMILY not in phantom.TRAINING_FAMILIES
+    assert set(phantom.TRAINING_FAMILIES) | {phantom.HELD_OUT_FAMILY, phantom.LAB_FAMILY} == set(phantom.FAMILIES)
+    drawn = {phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=2, bad_segments=())).config.family
+             for seed in range(30)}
+    assert drawn == set(phantom.TRAINING_FAMILIES)
+
+
+def test_a_dropout_hides_the_posterior_wall():
+    """A shadow that began below the heart would hide nothing that is measured, yet count as bad."""
+    rows = 616
+    r = np.arange(rows, dtype=np.float32)[:, None]
+    amp = np.ones((rows, 50), dtype=np.float32)
+    for seed in range(20):
+        post_endo = 250.0 + 10 * seed  # the highest row of the posterior endocardium in the stretch
+        shadowed = phantom._bad_amplitude(np.random.default_rng(seed), "dropout", amp, 1.0, r, post_endo)
+        assert (shadowed[int(post_endo):] <= 0.1).all(), seed  # the posterior wall and all below it
+        assert (shadowed[:int(0.15 * rows)] == 1).all(), seed  # the near field is untouched
