@@ -20,7 +20,6 @@ from mmode.borders import diameters_mm
 from mmode.recording import find_recordings, load_recording
 
 
-
 def traced_recordings(folder: Path) -> list[Path]:
     """The recordings of ``folder`` (as run4all.py picks them) that have border traces beside them."""
     return [path for path in find_recordings(folder) if borders_path(path).exists()]

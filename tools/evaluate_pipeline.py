@@ -7,9 +7,9 @@ Two groups of full-size recordings with bad stretches: the held-out rendering fa
 and the training families. For every good ground-truth beat (its cycle outside bad
 intervals): was it reported (mmode.beats.matching_beat: an end-diastole within a tenth
 of its cycle), how far off its end-diastole and its measurements are; and did any
-reported beat fall inside a bad interval. Seeds 7000+ are never used in training (1000-1139) nor in the
-networks' test sets (5000-5111). Uses the shipped weights unless --seg-model /
---quality-model are given.
+reported beat fall inside a bad interval. Seeds 7000+ are never used in training
+(1000-1139) nor in the networks' test sets (5000-5111). Uses the shipped weights
+unless --seg-model / --quality-model are given.
 """
 from __future__ import annotations
 
