@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import phantom
-from mmode.beats import Beat, detect_beats, lvid_mm, matching_beat, teichholz_ul
+from mmode.beats import Beat, detect_beats, lvid_mm, matching_beat, teichholz_ul, typical_swing
 
 SECONDS_PER_PX = phantom.SECONDS_PER_PX
 
@@ -114,3 +114,31 @@ def test_a_known_beat_is_matched_by_the_nearest_end_diastole_within_a_tenth_of_i
     assert matching_beat(300, 400, measured) is None  # 11 columns late
     assert matching_beat(300, 420, measured).ed_index == 311  # within a tenth of a longer cycle
     assert matching_beat(0, 100, []) is None
+
+
+def test_a_stretch_of_nonsense_does_not_hide_the_end_diastoles_elsewhere():
+    """Phantom seed 7100: a probe off the chest made the segmenter measure near-zero LVIDs for 14 % of
+    the recording; taken over the whole trace, the swing doubled and a third of the end-diastoles fell
+    below the prominence. The swing is the median over one-cycle blocks."""
+    lvid = _signal([120, 100] * 12)  # alternate beats 0.6 mm lower at end-diastole, as seed 7100's
+    for start in range(0, lvid.size - 220, 220):
+        lvid[start + 120 - 30:start + 120 + 30] -= np.clip(
+            0.6 - np.abs(np.arange(-30, 30)) * 0.02, 0, None) * (lvid[start + 120 - 30:start + 120 + 30] > 3.3)
+    clean = detect_beats(lvid, SECONDS_PER_PX)
+    spoiled = lvid.copy()
+    spoiled[1000:1400] = 0.3 + 0.2 * np.random.default_rng(0).random(400)  # 15 % of the columns
+    found = detect_beats(spoiled, SECONDS_PER_PX)
+    outside = [b.ed_index for b in clean if b.next_ed_index < 1000 or b.ed_index > 1400]
+    assert len(outside) >= 14
+    assert set(outside) <= {b.ed_index for b in found}
+
+
+def test_typical_swing_is_the_median_over_one_cycle_blocks():
+    lvid = np.tile(np.r_[np.full(50, 2.0), np.full(50, 3.5)], 10)
+    assert typical_swing(lvid, 100) == pytest.approx(1.5)
+    lvid[:200] = 0.1  # two nonsense blocks of ten
+    assert typical_swing(lvid, 100) == pytest.approx(1.5)
+    lvid[200:250] = 0  # not measured: left out
+    assert typical_swing(lvid, 100) == pytest.approx(1.5)
+    assert np.isnan(typical_swing(np.zeros(500), 100))
+    assert typical_swing(np.r_[2.0, 3.0, 4.0], 100) == pytest.approx(1.8)  # shorter than a block
