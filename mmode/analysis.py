@@ -63,6 +63,13 @@ DRIFT_MM = 0.4
 # Bad stretches fade in and out over tens of milliseconds; columns this close to one found by the
 # checks above are bad too.
 CHECK_MARGIN_S = 0.025
+# A beat whose LVID;d is below MIN_DIASTOLE_FRACTION of the recording's typical one (the median of
+# the beats that pass the quality gate) is not good: the cursor cut the ventricle beside its widest
+# diameter (a probe slipping, an animal moving) or a stretch of nonsense made a peak of its own. On
+# 40 phantoms (seeds 7000-7019 held-out, 7100-7119 training families) with the shipped networks: the
+# 1452 beats that match a true beat had at least 0.81; 18 beats inside bad stretches had less than
+# 0.75, one of them reported (0.64, at the end of a probe slip in seed 7005).
+MIN_DIASTOLE_FRACTION = 0.7
 
 @dataclass
 class Analysis:
@@ -103,7 +110,8 @@ class Analysis:
 
 
 def gate_beats(beats: list[Beat], scores_per_column: np.ndarray, threshold: float) -> list[Beat]:
-    """Give each beat the lowest quality score of its whole cycle; good if it passes.
+    """Give each beat the lowest quality score of its whole cycle; good if it passes and its LVID;d
+    is not much below the recording's typical one (MIN_DIASTOLE_FRACTION).
 
     The original kept an event when its own column was good; but a beat's heart rate
     runs to the next end-diastole, and a bad stretch anywhere in the cycle can hide a
@@ -113,6 +121,10 @@ def gate_beats(beats: list[Beat], scores_per_column: np.ndarray, threshold: floa
     for beat in beats:
         quality = float(scores_per_column[beat.ed_index:beat.next_ed_index + 1].min())
         gated.append(dataclasses.replace(beat, quality=quality, good=quality >= threshold))
+    passed = [b.lvid_d_mm for b in gated if b.good]
+    if passed:
+        smallest = MIN_DIASTOLE_FRACTION * float(np.median(passed))
+        gated = [dataclasses.replace(b, good=False) if b.good and b.lvid_d_mm < smallest else b for b in gated]
     return gated
 
 

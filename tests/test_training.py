@@ -242,6 +242,19 @@ def test_a_beat_is_good_only_when_its_whole_cycle_is():
     assert beats[1].quality == pytest.approx(0.2)
 
 
+def test_a_beat_much_smaller_at_end_diastole_than_the_recordings_typical_one_is_not_good():
+    """Phantom seed 7005: at the end of a probe slip, the classifier's window passed a peak of 2.1 mm
+    in a recording whose end-diastoles measure 3.4 mm; the cursor no longer cut the widest diameter."""
+    import dataclasses
+
+    beats = [dataclasses.replace(_beat(100 * k, 100 * k + 40, 100 * k + 100), lvid_d_mm=d)
+             for k, d in enumerate([3.4, 3.5, 3.3, 2.1, 3.4, 2.5])]
+    gated = gate_beats(beats, np.ones(700), 0.5)
+    assert [b.good for b in gated] == [True, True, True, False, True, True]  # 2.5 / 3.4 = 0.74: kept
+    assert gated[3].quality == 1.0  # the classifier's score stays what it was
+    assert [b.good for b in gate_beats(beats[3:4], np.ones(700), 0.5)] == [True]  # its own typical
+
+
 def test_split_keeps_each_recording_on_one_side():
     from networks.training_runs import MIN_VALIDATION, split_by_recording
 
