@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from heart_segmentation.quicknat import QuickNat, QuickNatConfig
 from mmode.annotations import CAVITY, cavity_mask
-from mmode.borders import remove_spikes, snap_endocardia, trace_borders
+from mmode.borders import remove_spikes, snap_borders, trace_borders
 from heart_segmentation import SHIPPED_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.errors import CheckpointError
 from mmode.windows import tile_starts
@@ -101,7 +101,7 @@ def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     last window overlaps the one before, their borders are cross-faded, so that no seam shows.
     The borders of a network trained on floor-aligned labels (QuickNatConfig.label_grid) are
     moved back up; last, both endocardia are moved onto the image's grey steps
-    (mmode.borders.snap_endocardia) and rid of narrow spikes (mmode.borders.remove_spikes).
+    (mmode.borders.snap_borders) and rid of narrow spikes (mmode.borders.remove_spikes).
     """
     rows, width = image.shape
     side = window_columns(net.config, rows)
@@ -121,7 +121,7 @@ def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
         done = start + side
     if net.config.label_grid == "floor":  # trained to draw its borders this many rows too deep
         borders -= (rows / net.config.input_px - 1) / 2
-    return remove_spikes(snap_endocardia(image[:, :width], borders[:, :width]), rows)
+    return remove_spikes(snap_borders(image[:, :width], borders[:, :width]), rows)
 
 
 def window_columns(cfg: QuickNatConfig, rows: int) -> int:

@@ -6,7 +6,7 @@ import phantom
 from helpers import log_probs
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, label_mask
 from mmode.beats import lvid_mm
-from mmode.borders import EDGE_TISSUE_PX, best_runs, diameters_mm, remove_spikes, snap_endocardia, trace_borders
+from mmode.borders import EDGE_TISSUE_PX, best_runs, diameters_mm, remove_spikes, snap_borders, trace_borders
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +82,26 @@ def test_best_runs_is_the_exact_optimum():
 
 
 @pytest.mark.parametrize("family", [f for f in phantom.FAMILIES if f != phantom.LAB_FAMILY])
-def test_snapping_puts_displaced_endocardia_back_on_the_image(family):
-    """The segmenter's endocardia lie a few rows inside the cavity or the wall; the grey steps do not.
+def test_snapping_puts_displaced_borders_back_on_the_image(family):
+    """The segmenter's endocardia lie a few rows inside the cavity or the wall, its anterior epicardium
+    a few rows inside the septum; the grey steps do not.
 
     Not on phantom.LAB_FAMILY: with blood nearly as bright as the middle of the wall the posterior
-    step is weak and the snap leaves the displaced border 3.7 rows off (median; seed 5).
+    step is weak and the snap leaves the displaced border 3.7 rows off (median; seed 5). Seed 5 has a
+    right-ventricular cavity above the septum (0.73 mm) in every family.
     """
     ph = phantom.generate(phantom.PhantomConfig(seed=5, n_frames=8, bad_segments=(), family=family))
+    assert ph.settings["rv_cavity_mm"] > 0
     displaced = ph.borders.astype(np.float64)
+    displaced[0] += 4  # the anterior epicardium inside the septum
     displaced[1] += 6  # the anterior endocardium inside the cavity, as at end-diastole
     displaced[2] += 5  # the posterior one inside the wall, as at end-systole
-    snapped = snap_endocardia(ph.image, displaced)
-    error = np.abs(snapped[1:3] - ph.borders[1:3])
+    snapped = snap_borders(ph.image, displaced)
+    error = np.abs(snapped[:3] - ph.borders[:3])
     assert np.median(error) <= 1.5
     assert np.percentile(error, 75) <= 3
-    np.testing.assert_array_equal(snapped[[0, 3]], displaced[[0, 3]])
+    assert np.median(error[0]) <= 1.6
+    np.testing.assert_array_equal(snapped[3], displaced[3])
 
 
 def test_snapping_keeps_missing_borders_and_the_band_order():
@@ -105,16 +110,18 @@ def test_snapping_keeps_missing_borders_and_the_band_order():
     image[400:500] = 200
     borders = np.array([[100.0] * 8, [206.0] * 8, [394.0] * 8, [500.0] * 8])
     borders[:, 6:] = np.nan  # no cavity found there
-    snapped = snap_endocardia(image, borders)
+    snapped = snap_borders(image, borders)
     # On the steps between rows 199 and 200 and rows 399 and 400, then into each wall.
     np.testing.assert_allclose(snapped[1:3, :6], [[199.5 - EDGE_TISSUE_PX] * 6, [399.5 + EDGE_TISSUE_PX] * 6])
+    np.testing.assert_allclose(snapped[0, :6], 99.5 + EDGE_TISSUE_PX)  # the septum's top, from black above
+    np.testing.assert_array_equal(snapped[3], borders[3])
     assert np.isnan(snapped[:, 6:]).all()
     one_class = borders.copy()
     one_class[[0, 3]] = np.nan
-    np.testing.assert_array_equal(snap_endocardia(image, one_class)[1:3, :6], snapped[1:3, :6])
+    np.testing.assert_array_equal(snap_borders(image, one_class)[1:3, :6], snapped[1:3, :6])
     thin = borders.copy()
     thin[0] = 203.0  # an anterior epicardium below the step: the endocardium may not pass it
-    assert (snap_endocardia(image, thin)[1, :6] == 203.0).all()
+    assert (snap_borders(image, thin)[1, :6] == 203.0).all()
 
 
 def test_narrow_spikes_of_the_endocardia_are_removed_and_the_tips_kept():

@@ -117,7 +117,7 @@ def test_narrow_windows_trace_fast_borders_closer(monkeypatch):
         return _labels_as_log_probs(net, window, device)
 
     monkeypatch.setattr(predict, "window_log_probs", perfect)
-    monkeypatch.setattr(predict, "snap_endocardia", lambda image, borders: borders)  # the labels are no echo
+    monkeypatch.setattr(predict, "snap_borders", lambda image, borders: borders)  # the labels are no echo
     for aspect in (1.0, 0.5):
         seen.clear()
         config = QuickNatConfig(num_class=4, num_filters=4, input_px=64, input_width_px=128, window_aspect=aspect)
@@ -159,7 +159,7 @@ def test_borders_of_floor_grid_checkpoints_are_moved_back_up(monkeypatch, tmp_pa
     rows = ph.image.shape[0]
     labels = label_mask(ph.borders, rows).astype(np.float32)
     monkeypatch.setattr(predict, "window_log_probs", _labels_as_log_probs)
-    monkeypatch.setattr(predict, "snap_endocardia", lambda image, borders: borders)
+    monkeypatch.setattr(predict, "snap_borders", lambda image, borders: borders)
     traced = {}
     for grid in ("centre", "floor"):
         config = QuickNatConfig(num_class=4, num_filters=4, input_px=64, input_width_px=128, label_grid=grid)
