@@ -100,8 +100,9 @@ def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     column resolution and interpolated to the image's columns. Where the right-aligned
     last window overlaps the one before, their borders are cross-faded, so that no seam shows.
     The borders of a network trained on floor-aligned labels (QuickNatConfig.label_grid) are
-    moved back up; last, both endocardia are moved onto the image's grey steps
-    (mmode.borders.snap_borders) and rid of narrow spikes (mmode.borders.remove_spikes).
+    moved back up; last, both endocardia and the anterior epicardium are moved onto the image's
+    grey steps (mmode.borders.snap_borders) and the endocardia rid of narrow spikes
+    (mmode.borders.remove_spikes).
     """
     rows, width = image.shape
     side = window_columns(net.config, rows)
