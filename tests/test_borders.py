@@ -113,7 +113,7 @@ def test_snapping_keeps_missing_borders_and_the_band_order():
     snapped = snap_borders(image, borders)
     # On the steps between rows 199 and 200 and rows 399 and 400, then into each wall.
     np.testing.assert_allclose(snapped[1:3, :6], [[199.5 - EDGE_TISSUE_PX] * 6, [399.5 + EDGE_TISSUE_PX] * 6])
-    np.testing.assert_allclose(snapped[0, :6], 99.5 + EDGE_TISSUE_PX)  # the septum's top, from black above
+    np.testing.assert_allclose(snapped[0, :6], 99.5)  # the septum's top, on the step from black above
     np.testing.assert_array_equal(snapped[3], borders[3])
     assert np.isnan(snapped[:, 6:]).all()
     one_class = borders.copy()
