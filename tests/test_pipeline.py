@@ -72,20 +72,23 @@ def test_measurements_match_ground_truth(analyses, held_out):
     # What the shipped networks achieve today (README, "Accuracy, and where it falls short"); the
     # aim is 0.05 mm for every diameter and 1 % for the heart rate.
     medians = {key: float(np.median(values)) for key, values in errors.items()}
-    for key in ("lvid_d_mm", "lvid_s_mm"):  # today 0.019-0.05 mm: the endocardia are snapped to the image
+    for key in ("lvid_d_mm", "lvid_s_mm"):  # today 0.021-0.053 mm: the endocardia are snapped to the image
         assert medians[key] <= 0.06, key
     for key, value in medians.items():
-        assert value <= 0.2, key  # today at most 0.15 mm, LVAW of the training families
+        # Held-out family today at most 0.043 mm (LVID;s); training families at most 0.16 mm, LVAW of
+        # recordings without a right-ventricular cavity above the septum, whose top shows no step.
+        assert value <= (0.05 if held_out else 0.2), key
 
 
 def test_most_good_beats_reported(analyses):
     pairs = [pair for ph, analysis in analyses for pair in _matches(ph, analysis)]
     found = sum(beat is not None for _, beat in pairs)
-    assert found >= 0.8 * len(pairs)  # today 88 % of these (README: 91-97 %); the aim is 95 %
+    assert found >= 0.8 * len(pairs)  # today 88 % of these (README: 95-97 %); the aim is 95 %
 
 
 def test_few_reported_beats_inside_bad_intervals(analyses):
-    """Today 1 of 162 (README: 1 of 680, the end of a probe slip); the aim is none."""
+    """Today 1 of 162, the last 30 ms of a dropout that the shadow check ends early (README: none of 695);
+    the aim is none."""
     inside, total = 0, 0
     for ph, analysis in analyses:
         rows = all_rows(analysis)
