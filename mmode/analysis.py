@@ -71,6 +71,7 @@ CHECK_MARGIN_S = 0.025
 # 0.75, one of them reported (0.64, at the end of a probe slip in seed 7005).
 MIN_DIASTOLE_FRACTION = 0.7
 
+
 @dataclass
 class Analysis:
     """Everything both CSV modes and all plots are written from."""

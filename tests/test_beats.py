@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import phantom
-from mmode.beats import Beat, detect_beats, lvid_mm, matching_beat, teichholz_ul, typical_swing
+from mmode.beats import MAX_UNMEASURED, Beat, detect_beats, lvid_mm, matching_beat, teichholz_ul, typical_swing
 
 SECONDS_PER_PX = phantom.SECONDS_PER_PX
 
@@ -142,3 +142,20 @@ def test_typical_swing_is_the_median_over_one_cycle_blocks():
     assert typical_swing(lvid, 100) == pytest.approx(1.5)
     assert np.isnan(typical_swing(np.zeros(500), 100))
     assert typical_swing(np.r_[2.0, 3.0, 4.0], 100) == pytest.approx(1.8)  # shorter than a block
+
+
+def test_a_few_columns_without_a_cavity_do_not_hide_a_beat():
+    """The segmenter may lose the cavity for a few columns (LVID 0); a cycle is a beat unless it lost
+    more than MAX_UNMEASURED of them, and its end-systole is the smallest measured diameter."""
+    lvid = _signal([100] * 6)
+    clean = detect_beats(lvid, SECONDS_PER_PX)
+    holed = lvid.copy()
+    beat = clean[1]
+    holed[beat.es_index - 4:beat.es_index + 1] = 0  # 5 of 100 columns, up to the end-systole
+    found = detect_beats(holed, SECONDS_PER_PX)
+    assert [b.ed_index for b in found] == [b.ed_index for b in clean]
+    again = found[1]
+    assert again.es_index == beat.es_index + 1 and again.lvid_s_mm == pytest.approx(holed[beat.es_index + 1])
+    assert 0 < again.lvid_s_mm - beat.lvid_s_mm < 0.01
+    holed[beat.ed_index + 10:beat.ed_index + 10 + int(MAX_UNMEASURED * 100) + 1] = 0  # now too many
+    assert beat.ed_index not in [b.ed_index for b in detect_beats(holed, SECONDS_PER_PX)]
