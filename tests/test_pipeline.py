@@ -83,11 +83,11 @@ def test_measurements_match_ground_truth(analyses, held_out):
 def test_most_good_beats_reported(analyses):
     pairs = [pair for ph, analysis in analyses for pair in _matches(ph, analysis)]
     found = sum(beat is not None for _, beat in pairs)
-    assert found >= 0.8 * len(pairs)  # today 88 % of these (README: 95-97 %); the aim is 95 %
+    assert found >= 0.85 * len(pairs)  # today 92 % of these (README: 95.5-97 %); the aim is 95 %
 
 
 def test_few_reported_beats_inside_bad_intervals(analyses):
-    """Today 1 of 162, the last 30 ms of a dropout that the shadow check ends early (README: none of 695);
+    """Today 1 of 172, the last 30 ms of a dropout that the shadow check ends early (README: none of 695);
     the aim is none."""
     inside, total = 0, 0
     for ph, analysis in analyses:
