@@ -169,15 +169,17 @@ def typical_swing(lvid: np.ndarray, block: int) -> float:
     third of the end-diastoles. Columns without a cavity (0) are left out; so is a block with fewer
     than half its columns measured.
     """
-    swings = []
-    for start in range(0, lvid.size - block + 1, block):
-        values = lvid[start:start + block]
-        values = values[values > 0]
-        if 2 * values.size > block:
-            swings.append(np.percentile(values, 95) - np.percentile(values, 5))
+    def measured(values):
+        return values[values > 0]
+
+    def spread(values):
+        return float(np.percentile(values, 95) - np.percentile(values, 5))
+
+    blocks = [measured(lvid[start:start + block]) for start in range(0, lvid.size - block + 1, block)]
+    swings = [spread(values) for values in blocks if 2 * values.size > block]
     if not swings:  # shorter than one block: the whole trace
-        values = lvid[lvid > 0]
-        return float(np.percentile(values, 95) - np.percentile(values, 5)) if values.size >= 3 else float("nan")
+        values = measured(lvid)
+        return spread(values) if values.size >= 3 else float("nan")
     return float(np.median(swings))
 
 
