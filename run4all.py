@@ -138,11 +138,8 @@ _models = None
 def _init_worker(args, threads: int) -> None:
     """Load the models once per worker process and share the cores fairly."""
     global _models
-    import torch
-
-    torch.set_num_threads(threads)
     configure_logging(args)
-    _models = load_models(args.seg_model, args.quality_model, args.device)
+    _models = load_models(args.seg_model, args.quality_model, args.device, threads)
 
 
 def _guarded(args, work, path=None):
@@ -162,7 +159,7 @@ def _guarded(args, work, path=None):
 def process(path: Path, mass, args, out_dir: Path, threads: int | None = None) -> Outcome:
     """The Outcome of one file, its graphs written into ``out_dir``; in a pool worker or a dask worker.
 
-    Models are loaded on first use in each process (``threads``: torch threads then).
+    Models are loaded on first use in each process, taking ``threads`` windows at a time.
     """
     if _models is None:
         _init_worker(args, threads or 1)

@@ -8,7 +8,7 @@ median of three, and the peak resident memory of its largest process), then in-p
 the published 64-filter QuickNAT and 256 px CardioNet layout (random weights: only the time matters).
 Then run4all.py over --files phantoms for each --workers value: seconds per file once the models are
 loaded (run4all's own summary), files per minute, scaling efficiency and peak memory per process.
-Targets (2 cores, shipped weights): cold start <= 4 s; run4all <= 1.7 s per file; everything except
+Targets (2 cores, shipped weights): cold start <= 3.6 s; run4all <= 1.2 s per file; everything except
 imports and network forward passes <= 1.0 s; peak memory <= 1 GB.
 
 Every command runs in a child process started while this process is still small: Linux hands a

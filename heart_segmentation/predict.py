@@ -14,6 +14,7 @@ from heart_segmentation import SHIPPED_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.errors import CheckpointError
 from mmode.windows import tile_starts
 from networks.batches import channels_last, to_network_batch
+from networks.threads import in_threads
 from networks.checkpoints import load_file, load_weights, require_kind
 
 PUBLISHED_CONFIG = QuickNatConfig()  # 64 filters, 256 px, input 0-1
@@ -92,13 +93,14 @@ def window_log_probs(net: QuickNat, window: np.ndarray, device="cpu") -> np.ndar
         return F.log_softmax(logits, dim=0).numpy()
 
 
-def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
+def image_borders(net: QuickNat, image: np.ndarray, device="cpu", threads: int = 1) -> np.ndarray:
     """The four LV borders (4, width) of a stitched grey image (rows, width): mmode.borders.
 
     Windows as tall as the image and ``rows * window_aspect`` columns wide (the network's
-    config) are segmented one by one; each window's borders are traced at the network's
-    column resolution and interpolated to the image's columns. Where the right-aligned
-    last window overlaps the one before, their borders are cross-faded, so that no seam shows.
+    config) are segmented one by one, or ``threads`` at a time (networks.threads); each
+    window's borders are traced at the network's column resolution and interpolated to the
+    image's columns. Where the right-aligned last window overlaps the one before, their
+    borders are cross-faded, so that no seam shows.
     The borders of a network trained on floor-aligned labels (QuickNatConfig.label_grid) are
     moved back up; last, both endocardia and the anterior epicardium are moved onto the image's
     grey steps (mmode.borders.snap_borders) and the endocardia rid of narrow spikes
@@ -108,10 +110,14 @@ def image_borders(net: QuickNat, image: np.ndarray, device="cpu") -> np.ndarray:
     side = window_columns(net.config, rows)
     if width < side:  # shorter than one window: pad with black on the right
         image = np.pad(image, ((0, 0), (0, side - width)))
+    starts = tile_starts(image.shape[1], side)  # the last window is right-aligned
+
+    def window_borders(start: int) -> np.ndarray:
+        return trace_borders(window_log_probs(net, image[:, start:start + side], device))
+
     borders = np.full((4, image.shape[1]), np.nan)
     done = 0  # columns filled so far
-    for start in tile_starts(image.shape[1], side):  # the last window is right-aligned
-        coarse = trace_borders(window_log_probs(net, image[:, start:start + side], device))
+    for start, coarse in zip(starts, in_threads(window_borders, starts, threads)):
         centres = (np.arange(coarse.shape[1]) + 0.5) * side / coarse.shape[1] - 0.5
         fine = np.stack([np.interp(np.arange(side), centres, b) for b in coarse])
         overlap = done - start

@@ -238,12 +238,12 @@ def plot_lvid_volume(time_s, lvid, volume, path: Path, dpi: int = 100) -> Path:
     return _save(fig, path, dpi)
 
 
-def write_graphs(analysis, out_dir: Path, dpi: int = 100) -> list[Path]:
-    """All five graphs under their original file names."""
+def write_graphs(analysis, out_dir: Path, dpi: int = 100, names=GRAPH_FILES) -> list[Path]:
+    """The five graphs under their original file names (mmode.outputs.GRAPH_FILES), or those of ``names``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)  # a link to a folder is followed; a file there is refused
-    functions = (plot_image, plot_mask, plot_diastoles, plot_systoles, plot_heart_rate)
-    return [f(analysis, out_dir / name, dpi) for f, name in zip(functions, GRAPH_FILES)]
+    functions = dict(zip(GRAPH_FILES, (plot_image, plot_mask, plot_diastoles, plot_systoles, plot_heart_rate)))
+    return [functions[name](analysis, out_dir / name, dpi) for name in names]
 
 
 def write_failure_graphs(analysis, out_dir: Path, dpi: int = 100) -> list[Path]:

@@ -11,7 +11,9 @@ from heart_segmentation import SHIPPED_CHECKPOINT as SEG_CHECKPOINT
 from mmode.analysis import Analysis, Settings, analyse, timed
 from mmode.cli import DPI_RANGE, describe, ensure_writable, in_range
 from mmode.errors import EchoInputError, NoCavityError
+from mmode.outputs import GRAPH_FILES
 from mmode.recording import Recording, load_recording
+from pipeline.helpers import warm_up
 from pipeline.models import Models
 from quality_classification import shipped_checkpoint
 
@@ -65,6 +67,13 @@ def load_timed(path: Path) -> tuple[Recording, dict]:
     return recording, timings
 
 
+def load_then_warm_up(path: Path) -> tuple[Recording, dict]:
+    """load_timed in a helper that draws graphs next: it imports the graph module once the file is read."""
+    loaded = load_timed(path)
+    warm_up()
+    return loaded
+
+
 def analyse_loaded(loaded: tuple[Recording, dict], models: Models, settings: Settings,
                    failure_dir: Path | None, dpi: int) -> Analysis:
     """``analyse`` a recording load_timed returned; its reading time goes first in the timings.
@@ -105,12 +114,12 @@ def failure_graphs(out_dir: Path | None, dpi: int):
         raise
 
 
-def write_file_graphs(analysis: Analysis, out_dir: Path, dpi: int) -> float:
-    """Write the five graphs into ``out_dir`` (created if need be); the seconds it took."""
+def write_file_graphs(analysis: Analysis, out_dir: Path, dpi: int, names=GRAPH_FILES) -> float:
+    """Write the five graphs (or those of ``names``) into ``out_dir``, created if need be; the seconds it took."""
     from mmode.plots import write_graphs  # matplotlib: only when drawing, mostly in a helper process
 
     timings = {}
     with timed(timings, "graphs"):
         ensure_writable(out_dir)
-        write_graphs(analysis, out_dir, dpi)
+        write_graphs(analysis, out_dir, dpi, names)
     return timings["graphs"]

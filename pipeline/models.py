@@ -17,23 +17,27 @@ class Models:
     seg: object  # heart_segmentation.quicknat.QuickNat
     quality: object  # quality_classification.model.CardioNet
     device: str = "cpu"
+    threads: int = 1  # windows through a network at once (networks.threads)
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         from heart_segmentation.predict import image_borders  # imported by load_models already
 
-        return image_borders(self.seg, image, self.device)
+        return image_borders(self.seg, image, self.device, self.threads)
 
     def classify(self, windows: list[np.ndarray]) -> np.ndarray:
         from quality_classification.predict import classify_windows
 
-        return classify_windows(self.quality, windows, self.device)
+        return classify_windows(self.quality, windows, self.device, self.threads)
 
 
-def load_models(seg_path: Path, quality_path: Path, device: str = "cpu") -> Models:
+def load_models(seg_path: Path, quality_path: Path, device: str = "cpu", threads: int | None = None) -> Models:
     """Both networks from their checkpoint files; CheckpointError or EchoInputError in one line.
 
     torch is imported here, not when this module is: the command lines start their
     helper processes (pipeline.helpers) first, which must fork before torch's threads exist.
+    On the CPU the networks take ``threads`` windows at a time (default: the cores this
+    process may use), each on one torch thread: this sets torch.set_num_threads(1) for
+    the whole process (networks.threads says why).
     """
     # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning, which leaves the
     # cores to the helper processes (run4all: 1.2 s per file instead of 1.5 on two cores).
@@ -47,4 +51,11 @@ def load_models(seg_path: Path, quality_path: Path, device: str = "cpu") -> Mode
         torch.empty(0, device=device)
     except (RuntimeError, ValueError) as exc:
         raise EchoInputError(None, f"--device {device} is not usable here ({str(exc).splitlines()[0]})") from None
-    return Models(load_seg(seg_path, device), load_quality(quality_path, device), device)
+    if device == "cpu":
+        from networks.threads import available_cores
+
+        threads = threads or available_cores()
+        torch.set_num_threads(1)
+    else:  # the accelerator runs the windows; one thread feeds it
+        threads = 1
+    return Models(load_seg(seg_path, device), load_quality(quality_path, device), device, threads)

@@ -8,6 +8,7 @@ import torch
 
 from mmode.errors import CheckpointError
 from networks.batches import channels_last, to_network_batch
+from networks.threads import in_threads
 from networks.checkpoints import load_file, load_weights, require_kind
 from quality_classification import shipped_checkpoint
 from quality_classification.model import CardioNet, CardioNetConfig
@@ -31,23 +32,26 @@ def load_checkpoint(path=None, device="cpu") -> CardioNet:
     return channels_last(net.to(device).eval())
 
 
-def classify_windows(net: CardioNet, windows, device="cpu") -> np.ndarray:
+def classify_windows(net: CardioNet, windows, device="cpu", threads: int = 1) -> np.ndarray:
     """Sigmoid scores (n,) for grey windows 0-255 (a list or an (n, h, w) array).
 
     Each window is resized to the network's input, scaled to 0-1 and
-    normalised as in training; a score >= 0.5 means good quality.
+    normalised as in training; a score >= 0.5 means good quality. Batches of BATCH
+    windows run one by one, or ``threads`` at a time (networks.threads).
     """
     cfg = net.config
-    scores = []
-    with torch.inference_mode():
-        for start in range(0, len(windows), BATCH):
-            chunk = windows[start:start + BATCH]
-            if len({w.shape for w in chunk}) == 1:  # the pipeline's windows: resize them in one call
-                batch = to_network_batch(np.stack(chunk), cfg.input_px)
-            else:
-                batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
-            batch = (batch - cfg.norm_mean) / cfg.norm_std
-            scores.append(net(batch.to(device)).score.float().cpu().numpy())
+
+    def batch_scores(start: int) -> np.ndarray:
+        chunk = windows[start:start + BATCH]
+        if len({w.shape for w in chunk}) == 1:  # the pipeline's windows: resize them in one call
+            batch = to_network_batch(np.stack(chunk), cfg.input_px)
+        else:
+            batch = torch.cat([to_network_batch(w[None], cfg.input_px) for w in chunk])
+        batch = (batch - cfg.norm_mean) / cfg.norm_std
+        with torch.inference_mode():
+            return net(batch.to(device)).score.float().cpu().numpy()
+
+    scores = list(in_threads(batch_scores, range(0, len(windows), BATCH), threads))
     return np.concatenate(scores) if scores else np.empty(0)
 
 

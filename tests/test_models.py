@@ -93,6 +93,29 @@ def test_shipped_segmenter_runs_channels_last_with_the_same_mask(write_phantom):
     np.testing.assert_array_equal(segment_image(seg, image), segment_image(reference.eval(), image))
 
 
+def test_windows_on_several_threads_give_exactly_the_borders_and_scores_of_one(write_phantom):
+    """networks.threads: the pipeline runs each window on one torch thread, two or more windows at once."""
+    from heart_segmentation.predict import image_borders
+    from mmode.recording import load_recording
+    from quality_classification.predict import classify_windows
+    from networks.threads import in_threads
+
+    assert in_threads(lambda x: x * x, range(7), 3) == [x * x for x in range(7)]  # in order
+    image = load_recording(write_phantom()[0]).image
+    seg, quality = load_seg(), load_quality()
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = image_borders(seg, image, threads=1)
+        assert np.isfinite(one).mean() > 0.9
+        np.testing.assert_array_equal(image_borders(seg, image, threads=3), one)
+        windows = [image[:, s:s + 616] for s in range(0, 1800, 300)]
+        scores = classify_windows(quality, windows, threads=1)
+        np.testing.assert_array_equal(classify_windows(quality, windows, threads=2), scores)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path, monkeypatch):
     import heart_segmentation.predict
 
