@@ -16,6 +16,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from networks.parallel import ChannelDropout
+
 
 @dataclass(frozen=True)
 class QuickNatConfig:
@@ -82,7 +84,7 @@ class DenseBlock(nn.Module):
 class EncoderBlock(DenseBlock):
     def __init__(self, in_channels: int, cfg: QuickNatConfig):
         super().__init__(in_channels, cfg)
-        self.drop_out = nn.Dropout2d(cfg.drop_out)
+        self.drop_out = ChannelDropout(cfg.drop_out)
         self.pool = cfg.pool
         self.stride_pool = cfg.stride_pool
 
@@ -95,7 +97,7 @@ class EncoderBlock(DenseBlock):
 class DecoderBlock(DenseBlock):
     def __init__(self, cfg: QuickNatConfig):
         super().__init__(2 * cfg.num_filters, cfg)
-        self.drop_out = nn.Dropout2d(cfg.drop_out)
+        self.drop_out = ChannelDropout(cfg.drop_out)
         self.pool = cfg.pool
         self.stride_pool = cfg.stride_pool
 

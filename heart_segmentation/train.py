@@ -50,8 +50,9 @@ from mmode.cli import in_range
 from mmode.metrics import dice
 from mmode.outputs import written_atomically
 from networks.checkpoints import load_file
-from networks.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
-                                    split_by_recording, write_settings)
+from networks.parallel import Replicas
+from networks.training_runs import (DatasetError, add_run_arguments, batch_threads, multiple_of, run_folder,
+                                    run_main, split_by_recording, write_settings)
 
 DEFAULT_SIZE = 256
 # QuickNAT's weighting of the cross-entropy: pixels on a border between classes count this much
@@ -125,12 +126,15 @@ def run_epoch(net, loader, optimizer=None, device="cpu", edge_weight: float = ED
               tip_weight: float = 0.0, keep_batch_norm: bool = False) -> dict:
     """One pass over ``loader``; trains when ``optimizer`` is given, with the loss of loss_and_prediction.
 
+    ``net`` is a QuickNat or networks.parallel.Replicas of one (each batch split between threads).
     With ``keep_batch_norm`` every batch-norm layer normalises with its running statistics and
     keeps them as they are (its scale and shift still learn): a few small batches of a few
     recordings would otherwise replace statistics learnt from many.
 
     Returns the mean loss, the cavity's Dice and MSE, and the mean Dice of the two walls.
     """
+    replicas = Replicas.of(net)
+    net = replicas.net
     net.train(optimizer is not None)
     for block in net.children():  # frozen blocks (--freeze-encoder) keep their batch-norm statistics too
         if not any(p.requires_grad for p in block.parameters()):
@@ -139,25 +143,30 @@ def run_epoch(net, loader, optimizer=None, device="cpu", edge_weight: float = ED
         for module in net.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.eval()
+
+    def work(model, images, labels):
+        return loss_and_prediction(model(images), labels, edge_weight, tip_weight)
+
     totals = {"loss": 0.0, "dice": 0.0, "mse": 0.0, "wall_dice": 0.0}
     n = 0
-    with torch.set_grad_enabled(optimizer is not None):
-        for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
-            # Channels-last: oneDNN's convolutions run about a third faster, as at inference.
-            images, labels = images.to(device, memory_format=torch.channels_last), labels.to(device)
-            loss, pred, cavity_prob = loss_and_prediction(net(images), labels, edge_weight, tip_weight)
-            if optimizer is not None:
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            with torch.no_grad():
-                target = labels[:, 0]
-                totals["dice"] += float(class_dice(pred, target, CAVITY).sum())
-                walls = (class_dice(pred, target, ANTERIOR_WALL) + class_dice(pred, target, POSTERIOR_WALL)) / 2
-                totals["wall_dice"] += float(walls.sum())
-                totals["mse"] += ((cavity_prob - (target == CAVITY).float()) ** 2).mean(dim=(1, 2)).sum().item()
-                totals["loss"] += loss.item() * len(images)
-            n += len(images)
+    for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
+        # Channels-last: oneDNN's convolutions run about a third faster, as at inference.
+        images, labels = images.to(device, memory_format=torch.channels_last), labels.to(device)
+        if optimizer is not None:
+            optimizer.zero_grad()
+        parts = replicas.run(work, images, labels, train=optimizer is not None)
+        if optimizer is not None:
+            optimizer.step()
+            replicas.synchronise()
+        with torch.no_grad():
+            pred, cavity_prob = torch.cat([part[1] for part in parts]), torch.cat([part[2] for part in parts])
+            target = labels[:, 0]
+            totals["dice"] += float(class_dice(pred, target, CAVITY).sum())
+            walls = (class_dice(pred, target, ANTERIOR_WALL) + class_dice(pred, target, POSTERIOR_WALL)) / 2
+            totals["wall_dice"] += float(walls.sum())
+            totals["mse"] += ((cavity_prob - (target == CAVITY).float()) ** 2).mean(dim=(1, 2)).sum().item()
+            totals["loss"] += sum(part[0].item() * len(part[1]) for part in parts)
+        n += len(images)
     return {k: v / max(n, 1) for k, v in totals.items()}
 
 
@@ -240,9 +249,8 @@ def main(argv=None) -> int:
 
 def train(args) -> int:
     torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    threads = batch_threads(args.threads, device)
     recordings = []
     if args.val_recordings:
         recordings = traced_recordings(args.val_recordings)
@@ -267,6 +275,7 @@ def train(args) -> int:
             optimizer.load_state_dict(checkpoint["optimizer"])
         start_epoch = checkpoint.get("epoch", 0) + 1
     net.to(device, memory_format=torch.channels_last)
+    replicas = Replicas(net, threads, args.seed)
 
     from networks.augment import segmentation_transform
 
@@ -299,10 +308,11 @@ def train(args) -> int:
                              "val_lvid_d_mm", "val_lvid_s_mm", "val_beats_found", "seconds"])
         for epoch in range(start_epoch, start_epoch + args.epochs):
             started = time.time()
-            train = run_epoch(net, train_loader, optimizer, device, args.edge_weight, args.tip_weight,
+            train = run_epoch(replicas, train_loader, optimizer, device, args.edge_weight, args.tip_weight,
                               args.keep_batch_norm)
-            val = run_epoch(net, val_loader, None, device, args.edge_weight, args.tip_weight) if val_rows else train
-            beats = beat_lvid_errors(net, recordings, device) if recordings else {}
+            val = (run_epoch(replicas, val_loader, None, device, args.edge_weight, args.tip_weight) if val_rows
+                   else train)
+            beats = beat_lvid_errors(net, recordings, device, threads) if recordings else {}
             writer.writerow([epoch, *(f"{m[k]:.5f}" for m in (train, val) for k in ("loss", "dice", "mse", "wall_dice")),
                              *(f"{beats[k]:.4f}" if beats else "" for k in ("lvid_d_mm", "lvid_s_mm", "found")),
                              f"{time.time() - started:.1f}"])

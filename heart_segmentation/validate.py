@@ -29,8 +29,11 @@ def lvid_trace(borders: np.ndarray, mm_per_px: float) -> np.ndarray:
     return np.nan_to_num(diameters_mm(borders, mm_per_px)["lvid"], nan=0.0)
 
 
-def beat_lvid_errors(net, recordings, device="cpu") -> dict:
-    """Median (and mean) |error| (mm) of LVID;d and LVID;s, and the share of traced beats the segmenter finds."""
+def beat_lvid_errors(net, recordings, device="cpu", threads: int = 1) -> dict:
+    """Median (and mean) |error| (mm) of LVID;d and LVID;s, and the share of traced beats the segmenter finds.
+
+    ``threads``: windows segmented at once (networks.threads).
+    """
     was_training = net.training
     net.eval()
     diastole, systole, found, total = [], [], 0, 0
@@ -39,7 +42,7 @@ def beat_lvid_errors(net, recordings, device="cpu") -> dict:
         cal, width = recording.calibration, recording.image.shape[1]
         truth = detect_beats(lvid_trace(read_borders(borders_path(path))[:, :width], cal.mm_per_px),
                              cal.seconds_per_px)
-        measured = detect_beats(lvid_trace(image_borders(net, recording.image, device), cal.mm_per_px),
+        measured = detect_beats(lvid_trace(image_borders(net, recording.image, device, threads), cal.mm_per_px),
                                 cal.seconds_per_px)
         total += len(truth)
         for beat in truth:

@@ -50,7 +50,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace-shipped", action="store_true",
                         help="allow -o to be a package's shipped checkpoint folder (replaces the shipped weights)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=in_range(int, 0, 1024), default=0, help="torch CPU threads (0: torch's own)")
+    parser.add_argument("--threads", type=in_range(int, 0, 1024), default=0,
+                        help="CPU threads, each with its own copy of the network and an equal part of every batch "
+                             "(networks.parallel); 0: one copy on torch's own threads")
 
 
 def run_folder(kind: str, output: Path | None, shipped_dir: Path, replace_shipped: bool = False) -> Path:
@@ -134,3 +136,15 @@ def split_by_recording(names: list[str], percent: float, seed: int) -> tuple[lis
         validation += groups[key]
     held = set(validation)
     return [i for i in range(len(names)) if i not in held], sorted(validation)
+
+
+def batch_threads(threads: int, device: str) -> int:
+    """Copies of the network that share each batch (networks.parallel.Replicas), from ``--threads``.
+
+    On the CPU each copy runs on one torch thread (torch.set_num_threads(1) for the whole
+    process); with ``threads`` 0, or on an accelerator, one copy on torch's own threads.
+    """
+    if device != "cpu" or not threads:
+        return 1
+    torch.set_num_threads(1)
+    return threads

@@ -28,8 +28,9 @@ from tqdm import tqdm
 from mmode.cli import in_range
 from mmode.outputs import written_atomically
 from networks.checkpoints import load_file, load_weights
-from networks.training_runs import (DatasetError, add_run_arguments, multiple_of, run_folder, run_main,
-                                    split_by_recording, write_settings)
+from networks.parallel import Replicas
+from networks.training_runs import (DatasetError, add_run_arguments, batch_threads, multiple_of, run_folder,
+                                    run_main, split_by_recording, write_settings)
 from quality_classification import CHECKPOINT_DIR
 from quality_classification.dataset import LABELS, QualityDataset, list_windows
 from quality_classification.model import CardioNet, CardioNetConfig
@@ -38,26 +39,37 @@ log = logging.getLogger(__name__)
 
 
 def run_epoch(net, loader, optimizer=None, pos_weight: float = 1.0, device="cpu") -> dict:
-    """One pass; trains when ``optimizer`` is given. Returns mean loss and accuracy."""
-    net.train(optimizer is not None)
+    """One pass; trains when ``optimizer`` is given. Returns mean loss and accuracy.
+
+    ``net`` is a CardioNet or networks.parallel.Replicas of one (each batch split between threads).
+    """
+    replicas = Replicas.of(net)
+    replicas.net.train(optimizer is not None)
+
+    def work(model, images, labels):
+        logits = model(images).logits[:, 0]
+        weights = torch.where(labels > 0.5, torch.full_like(labels, pos_weight), torch.ones_like(labels))
+        return F.binary_cross_entropy_with_logits(logits, labels, weight=weights), logits.detach()
+
     loss_sum, correct, n = 0.0, 0, 0
-    with torch.set_grad_enabled(optimizer is not None):
-        for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
-            images, labels = images.to(device), labels.to(device)
-            logits = net(images).logits[:, 0]
-            weights = torch.where(labels > 0.5, torch.full_like(labels, pos_weight), torch.ones_like(labels))
-            loss = F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
-            if optimizer is not None:
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            loss_sum += loss.item() * len(labels)
-            correct += ((logits >= 0) == (labels > 0.5)).sum().item()
-            n += len(labels)
+    for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
+        images, labels = images.to(device), labels.to(device)
+        if optimizer is not None:
+            optimizer.zero_grad()
+        parts = replicas.run(work, images, labels, train=optimizer is not None)
+        if optimizer is not None:
+            optimizer.step()
+            replicas.synchronise()
+        logits = torch.cat([part[1] for part in parts])
+        loss_sum += sum(part[0].item() * len(part[1]) for part in parts)
+        correct += ((logits >= 0) == (labels > 0.5)).sum().item()
+        n += len(labels)
     return {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1)}
 
 
-def train_one(net, train_items, val_set, args, out_path: Path, metrics_writer, run: int, device) -> float:
+def train_one(net, train_items, val_set, args, out_path: Path, metrics_writer, run: int, device,
+              threads: int = 1) -> float:
+    """Train ``net`` (``threads`` copies sharing each batch: networks.parallel); the best validation accuracy."""
     from networks.augment import classification_transform
 
     cfg = net.config
@@ -68,11 +80,12 @@ def train_one(net, train_items, val_set, args, out_path: Path, metrics_writer, r
     loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=max(args.batch, 16)) if val_set is not None else None
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+    replicas = Replicas(net, threads, args.seed + run)
     best = -1.0
     for epoch in range(args.epochs):
         started = time.time()
-        train = run_epoch(net, loader, optimizer, pos_weight, device)
-        val = run_epoch(net, val_loader, None, pos_weight, device) if val_loader else train
+        train = run_epoch(replicas, loader, optimizer, pos_weight, device)
+        val = run_epoch(replicas, val_loader, None, pos_weight, device) if val_loader else train
         metrics_writer.writerow([run, epoch, f"{train['loss']:.5f}", f"{train['accuracy']:.5f}",
                                  f"{val['loss']:.5f}", f"{val['accuracy']:.5f}", f"{time.time() - started:.1f}"])
         log.info("run %d epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f (%.0f s)", run, epoch,
@@ -105,9 +118,8 @@ def main(argv=None) -> int:
 
 
 def train(args) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    threads = batch_threads(args.threads, device)
 
     items = list_windows(args.data, args.type)
     counts = {label: sum(item[1] == value for item in items) for label, value in LABELS.items()}
@@ -142,7 +154,7 @@ def train(args) -> int:
                 picks = np.random.default_rng(args.seed + 1000 + run).integers(0, len(train_items), len(train_items))
                 run_items = [train_items[i] for i in picks]
             name = f"quality-clas-net-{run}.pt" if args.bootstrap else "quality-clas-net.pt"
-            best = train_one(net.to(device), run_items, val_set, args, output / name, writer, run, device)
+            best = train_one(net.to(device), run_items, val_set, args, output / name, writer, run, device, threads)
             fh.flush()
             log.info("run %d: best validation accuracy %.4f -> %s", run, best, output / name)
     return 0

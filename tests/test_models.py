@@ -1,4 +1,5 @@
 """Both networks: published-checkpoint compatibility, loaders, training steps, datasets, metrics."""
+import copy
 import os
 from pathlib import Path
 
@@ -342,3 +343,47 @@ def test_segmentation_training_saves_its_best_checkpoint(tmp_path):
     assert "optimizer" in torch.load(out / "heart-seg-net-last.pt", weights_only=True)
     assert len((out / "seg_metrics.csv").read_text().splitlines()) == 3
     assert load_seg(out / "heart-seg-net.pt").config.num_filters == 4
+
+
+def test_replicas_add_the_gradient_of_the_whole_batch_and_share_the_step():
+    """networks.parallel: two copies on two halves give the full batch's gradient of a mean loss."""
+    from networks.parallel import Replicas
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(48, 1))
+    images, targets = torch.randn(7, 1, 6, 6), torch.randn(7, 1)
+
+    def work(model, x, y):
+        return torch.nn.functional.mse_loss(model(x), y), None
+
+    single = copy.deepcopy(net)
+    work(single, images, targets)[0].backward()
+    replicas = Replicas(net, 2)
+    parts = replicas.run(work, images, targets, train=True)
+    assert len(parts) == 2
+    for mine, whole in zip(net.parameters(), single.parameters()):
+        torch.testing.assert_close(mine.grad, whole.grad, rtol=1e-5, atol=1e-6)
+    torch.optim.SGD(net.parameters(), lr=0.1).step()
+    replicas.synchronise()
+    for mine, theirs in zip(net.parameters(), replicas.copies[1].parameters()):
+        assert torch.equal(mine, theirs)
+
+
+def test_seeded_training_on_two_threads_gives_the_same_weights_every_time():
+    """QuickNAT's dropout draws from each copy's own generator, so thread timing cannot change the result."""
+    from heart_segmentation.train import run_epoch
+    from networks.parallel import Replicas
+
+    def trained() -> dict:
+        torch.manual_seed(3)
+        net = QuickNat(QuickNatConfig(num_class=4, num_filters=4, input_px=32))
+        replicas = Replicas(net, 2, seed=5)
+        images, labels = torch.rand(8, 1, 32, 32), torch.randint(0, 4, (8, 1, 32, 32))
+        optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+        for _ in range(3):
+            run_epoch(replicas, [(images, labels)], optimizer)
+        assert torch.equal(net.encode1.batchnorm1.running_mean, replicas.copies[1].encode1.batchnorm1.running_mean)
+        return net.state_dict()
+
+    first, second = trained(), trained()
+    assert all(torch.equal(first[key], second[key]) for key in first)

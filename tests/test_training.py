@@ -369,7 +369,7 @@ def test_per_beat_validation_of_a_perfect_segmenter_is_exact(write_phantom, monk
 
     path, ph, _ = write_phantom(seed=12, n_frames=10)
 
-    def traced(net, image, device="cpu"):  # the phantom's own borders, as a flawless network would give
+    def traced(net, image, device="cpu", threads=1):  # the phantom's own borders, as a flawless network would give
         return ph.borders.astype(np.float64)
 
     monkeypatch.setattr(validate, "image_borders", traced)
@@ -378,7 +378,7 @@ def test_per_beat_validation_of_a_perfect_segmenter_is_exact(write_phantom, monk
     assert result["beats"] >= 4 and result["found"] == 1.0
     assert result["lvid_d_mm"] < 1e-6 and result["lvid_s_mm"] < 1e-6  # the traces are stored to 6 digits
 
-    def shifted(net, image, device="cpu"):  # the posterior endocardium 5 rows too deep
+    def shifted(net, image, device="cpu", threads=1):  # the posterior endocardium 5 rows too deep
         borders = ph.borders.astype(np.float64)
         borders[2] += 5
         return borders
