@@ -14,8 +14,8 @@ from heart_segmentation import SHIPPED_CHECKPOINT as DEFAULT_CHECKPOINT
 from mmode.errors import CheckpointError
 from mmode.windows import tile_starts
 from networks.batches import channels_last, to_network_batch
-from networks.threads import in_threads
 from networks.checkpoints import load_file, load_weights, require_kind
+from networks.threads import in_threads
 
 PUBLISHED_CONFIG = QuickNatConfig()  # 64 filters, 256 px, input 0-1
 BATCH = 1  # windows per forward pass: one at a time is as fast on a CPU and 300 MB lighter than 8

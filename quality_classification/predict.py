@@ -8,8 +8,8 @@ import torch
 
 from mmode.errors import CheckpointError
 from networks.batches import channels_last, to_network_batch
-from networks.threads import in_threads
 from networks.checkpoints import load_file, load_weights, require_kind
+from networks.threads import in_threads
 from quality_classification import shipped_checkpoint
 from quality_classification.model import CardioNet, CardioNetConfig
 

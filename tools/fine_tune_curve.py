@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     parser.add_argument("--edge-weight", type=float, default=train.EDGE_WEIGHT, help="border pixels' loss weight")
     parser.add_argument("--tip-weight", type=float, default=0.0, help="beat tips' extra loss weight")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="train's --threads: copies sharing each batch, one per core")
     parser.add_argument("--work", type=Path, help="folder for recordings and runs (default: runs/fine_tune_FAMILY)")
     args = parser.parse_args(argv)
     family = args.family
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         phantom.make_set(val_dir, VAL_SEEDS, n_frames=20, family=family, bad_segments=())
 
     def row(n, net, seconds):
-        result = beat_lvid_errors(net, tests)
+        result = beat_lvid_errors(net, tests, threads=args.threads or 1)  # train.main --threads N: one torch thread
         errors = (f"{result['lvid_d_mm']:.3f} ({result['lvid_d_mean_mm']:.3f}) | "
                   f"{result['lvid_s_mm']:.3f} ({result['lvid_s_mean_mm']:.3f})")
         print(f"| {n} | {errors} | {100 * result['found']:.0f} % of {result['beats']} | {seconds:.0f} s |", flush=True)
