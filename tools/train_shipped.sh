@@ -3,7 +3,7 @@
 #   bash tools/train_shipped.sh [WORK_DIR]      (default: data/, ignored by git)
 # Training seeds 1000-1139 (110 RGB + 30 JPEG phantoms of 20 frames, rendering families drawn from
 # phantom.TRAINING_FAMILIES). Held-out test seeds 5000-5011 (training families) and 5100-5111
-# (phantom.HELD_OUT_FAMILY, never trained on). About 110 minutes on 2 CPU cores.
+# (phantom.HELD_OUT_FAMILY, never trained on). About 27 minutes on 2 CPU cores (README: Training).
 set -euo pipefail
 work=${1:-data}
 py=${PYTHON:-python}
