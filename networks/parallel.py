@@ -62,7 +62,6 @@ class Replicas:
         """``net`` itself if it is Replicas already, else the one copy of ``net``."""
         return net if isinstance(net, cls) else cls(net, 1)
 
-
     @property
     def net(self) -> nn.Module:
         return self.copies[0]
