@@ -53,7 +53,8 @@ def main(argv=None) -> int:
     parser.add_argument("--edge-weight", type=float, default=train.EDGE_WEIGHT, help="border pixels' loss weight")
     parser.add_argument("--tip-weight", type=float, default=0.0, help="beat tips' extra loss weight")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=0, help="train's --threads: copies sharing each batch, one per core")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="train's --threads: copies of the network sharing each batch, one per core")
     parser.add_argument("--work", type=Path, help="folder for recordings and runs (default: runs/fine_tune_FAMILY)")
     args = parser.parse_args(argv)
     family = args.family
