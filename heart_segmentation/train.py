@@ -152,12 +152,7 @@ def run_epoch(net, loader, optimizer=None, device="cpu", edge_weight: float = ED
     for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
         # Channels-last: oneDNN's convolutions run about a third faster, as at inference.
         images, labels = images.to(device, memory_format=torch.channels_last), labels.to(device)
-        if optimizer is not None:
-            optimizer.zero_grad()
-        parts = replicas.run(work, images, labels, train=optimizer is not None)
-        if optimizer is not None:
-            optimizer.step()
-            replicas.synchronise()
+        parts = replicas.step(work, images, labels, optimizer=optimizer)
         with torch.no_grad():
             pred, cavity_prob = torch.cat([part[1] for part in parts]), torch.cat([part[2] for part in parts])
             target = labels[:, 0]

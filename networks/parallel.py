@@ -97,6 +97,18 @@ class Replicas:
                         params[0].grad += other.grad
         return results
 
+    def step(self, work, *batch: torch.Tensor, optimizer=None) -> list:
+        """``run`` on ``batch``; with ``optimizer``, trains: backpropagates, steps and synchronises.
+
+        No ``optimizer.zero_grad()`` is needed: ``run`` sets every copy's gradients to None
+        before its backward pass. Returns what each call of ``work`` returned.
+        """
+        parts = self.run(work, *batch, train=optimizer is not None)
+        if optimizer is not None:
+            optimizer.step()
+            self.synchronise()
+        return parts
+
     def synchronise(self) -> None:
         """After an optimizer step: average the batch-norm statistics and hand ``net``'s weights to the copies."""
         if len(self.copies) == 1:

@@ -54,12 +54,7 @@ def run_epoch(net, loader, optimizer=None, pos_weight: float = 1.0, device="cpu"
     loss_sum, correct, n = 0.0, 0, 0
     for images, labels in tqdm(loader, leave=False, desc="train" if optimizer else "eval"):
         images, labels = images.to(device), labels.to(device)
-        if optimizer is not None:
-            optimizer.zero_grad()
-        parts = replicas.run(work, images, labels, train=optimizer is not None)
-        if optimizer is not None:
-            optimizer.step()
-            replicas.synchronise()
+        parts = replicas.step(work, images, labels, optimizer=optimizer)
         logits = torch.cat([part[1] for part in parts])
         loss_sum += sum(part[0].item() * len(part[1]) for part in parts)
         correct += ((logits >= 0) == (labels > 0.5)).sum().item()
