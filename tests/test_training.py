@@ -124,9 +124,11 @@ def test_narrow_windows_trace_fast_borders_closer(monkeypatch):
         traced = predict.image_borders(QuickNat(config), labels)
         assert set(seen) == {(rows, round(rows * aspect))} == {(rows, predict.window_columns(config, rows))}
         errors[aspect] = np.abs(traced - np.ceil(ph.borders))
-        # A border moves at most ``steepest`` rows per column, and a network column spans ``pitch`` columns.
+        # A border moves at most ``steepest`` rows per column, and a network column spans ``pitch``
+        # columns: the running median of three network columns cuts the tip of a V (end-diastole) by
+        # up to one network column of its slope (7.3 rows of 8.4 for square windows).
         pitch = rows * aspect / 128
-        assert np.nanmax(errors[aspect]) <= 1 + 0.6 * pitch * steepest
+        assert np.nanmax(errors[aspect]) <= 1 + pitch * steepest
     assert np.nanmax(errors[0.5]) < 0.6 * np.nanmax(errors[1.0])
     assert np.nanmedian(errors[0.5]) < 0.6 * np.nanmedian(errors[1.0])
 
