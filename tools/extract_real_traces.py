@@ -344,12 +344,12 @@ def unmix(rgb: np.ndarray, coverage: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    rgb : np.ndarray, shape (rows, columns, 3), uint8
-    coverage : np.ndarray, shape (rows, columns), float
+    rgb : np.ndarray, shape (..., 3), uint8
+    coverage : np.ndarray, shape (...), float
         From :func:`line_coverage`; below 1 wherever the result is used.
     """
     covered = coverage[..., None] * np.asarray(LINE_RGB)
-    return ((rgb - covered) / np.maximum(1.0 - coverage[..., None], 1e-6)).mean(axis=2)
+    return ((rgb - covered) / np.maximum(1.0 - coverage[..., None], 1e-6)).mean(axis=-1)
 
 
 def remove_drawing(rgb: np.ndarray, drawing: Drawing) -> np.ndarray:
@@ -370,7 +370,7 @@ def remove_drawing(rgb: np.ndarray, drawing: Drawing) -> np.ndarray:
     coverage = line_coverage(drawing.yellowness)
     hole = drawing.label_boxes | (drawing.footprint & (coverage > MAX_UNMIXED_COVERAGE))
     edges = drawing.footprint & ~hole
-    grey[edges] = np.clip(np.rint(unmix(rgb[edges][None], coverage[edges][None])[0]), 0, 255).astype(np.uint8)
+    grey[edges] = np.clip(np.rint(unmix(rgb[edges], coverage[edges])), 0, 255).astype(np.uint8)
     return inpaint(grey, hole)
 
 
