@@ -21,7 +21,7 @@ from mmode.borders import diameters_mm
 from mmode.dicom_io import Calibration
 from mmode.errors import NoCavityError, RecordingTooShortError
 from mmode.recording import Recording
-from mmode.windows import column_scores, crop_ratio, tile_starts, vertical_start
+from mmode.windows import column_scores, crop_ratio, stretched, tile_starts, vertical_start
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,9 @@ def analyse(recording: Recording, networks: Networks, settings: Settings) -> Ana
         starts = tile_starts(width, side, max(side // 2, 1))
         tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
         windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
-        scores = np.where(echo_free(windows) | saturated(windows), 0.0, networks.classify(windows))
+        shown = stretched(image)  # the classifier's view (mmode.windows.stretched); the checks see the grey as it is
+        scores = np.where(echo_free(windows) | saturated(windows), 0.0,
+                          networks.classify([shown[t:t + side, s:s + side] for t, s in zip(tops, starts)]))
         shadow = shadowed(image, borders)
         unusable = shadow | brightened(image, shadow) | displaced(borders, cal.mm_per_px)
         unusable = widened(unusable, int(round(CHECK_MARGIN_S / cal.seconds_per_px)))

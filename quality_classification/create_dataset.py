@@ -32,7 +32,7 @@ from mmode.dataset_inputs import annotations_for, checked_annotation, recording_
 from mmode.errors import AnnotationError
 from mmode.quality_annotations import covered, recording_key
 from mmode.recording import load_recording
-from mmode.windows import CROP_RATIOS, vertical_start
+from mmode.windows import CROP_RATIOS, stretched, vertical_start
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,10 @@ def label(lo_s: float, hi_s: float, good, bad) -> str | None:
 
 
 def cut_windows(recording, mask, good, bad, stride=STRIDE_PX):
-    """Yield (label, start column, grey window) for every labelled window."""
+    """Yield (label, start column, grey window) for every labelled window, grey range stretched (mmode.windows.stretched)."""
     rows, width = recording.image.shape
     dt = recording.calibration.seconds_per_px
+    shown = stretched(recording.image)  # as the analysis shows windows to the classifier
     for k, start in enumerate(range(0, width, stride)):
         side = int(rows * CROP_RATIOS[k % len(CROP_RATIOS)])
         if start + side > width:
@@ -76,7 +77,7 @@ def cut_windows(recording, mask, good, bad, stride=STRIDE_PX):
         if which is None:
             continue
         top = vertical_start(mask[:, start:start + side], side)
-        yield which, start, recording.image[top:top + side, start:start + side]
+        yield which, start, shown[top:top + side, start:start + side]
 
 
 def build(args) -> int:
