@@ -65,10 +65,11 @@ def label(lo_s: float, hi_s: float, good, bad) -> str | None:
 
 
 def cut_windows(recording, mask, good, bad, stride=STRIDE_PX):
-    """Yield (label, start column, grey window) for every labelled window, grey range stretched (mmode.windows.stretched)."""
+    """Yield (label, start column, grey window) for every labelled window, its grey range stretched as the
+    analysis shows windows to the classifier (mmode.windows.stretched)."""
     rows, width = recording.image.shape
     dt = recording.calibration.seconds_per_px
-    shown = stretched(recording.image)  # as the analysis shows windows to the classifier
+    shown = stretched(recording.image)
     for k, start in enumerate(range(0, width, stride)):
         side = int(rows * CROP_RATIOS[k % len(CROP_RATIOS)])
         if start + side > width:

@@ -259,6 +259,16 @@ def test_create_datasets_from_a_phantom(write_phantom, tmp_path):
         assert expected[label]
         assert sorted(p.stem for p in (tmp_path / "q" / "pngs" / label).glob("*.png")) == expected[label]
         assert sorted(p.stem for p in (tmp_path / "q" / "npys" / label).glob("*.npy")) == expected[label]
+    # The windows are cut from the recording with its grey range stretched, as the analysis shows them.
+    from mmode.recording import load_recording
+    from mmode.windows import stretched, vertical_start
+
+    first = np.load(tmp_path / "q" / "npys" / "good" / f"{expected['good'][0]}.npy")
+    start = int(expected["good"][0][4:])
+    side = int(rows * CROP_RATIOS[start // STRIDE_PX % len(CROP_RATIOS)])
+    top = vertical_start(ph.cavity_mask()[:, start:start + side], side)
+    shown = stretched(load_recording(path).image)[top:top + side, start:start + side]
+    np.testing.assert_allclose(np.squeeze(first), shown, atol=0.5)
 
     seg_names = sorted(p.name for p in (tmp_path / "s" / "img").glob("*.png"))
     starts = [s for s in range(0, width - rows + 1, 154) if (s + rows) * dt <= 0.8 or s * dt >= 1.3]

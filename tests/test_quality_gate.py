@@ -171,7 +171,8 @@ def test_a_good_recording_at_high_gain_and_narrow_range_is_good(seed):
     """Gain and dynamic range are the operator's choice: a recording without bad stretches, its grey
     squeezed into 70-185, keeps all its columns good (the classifier saw none good before it was shown
     the recording's grey range stretched: mmode.windows.STRETCH_PERCENTILES)."""
-    ph = phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=12, bad_segments=(), family=phantom.HELD_OUT_FAMILY))
+    ph = phantom.generate(phantom.PhantomConfig(seed=seed, n_frames=12, bad_segments=(),
+                                                family=phantom.HELD_OUT_FAMILY))
     rows, width = ph.image.shape
     calibration = Calibration(ph.config.seconds_per_px, ph.config.mm_per_px, RegionBox(0, 0, width, rows))
     washed_out = Recording(Path(f"p{seed}.dcm"), 0.45 * ph.image.astype(np.float32) + 70, calibration)
