@@ -13,13 +13,13 @@ MIN_MASS_G, MAX_MASS_G = 1.0, 200.0
 # The quality classifier sees each recording with its grey range stretched: STRETCH_PERCENTILES of
 # its grey values go to 0 and 255. Gain and dynamic range are the operator's choice, not a quality;
 # unstretched, the shipped classifier scored whole good recordings of high gain and narrow range bad
-# (median window score 0.14 and 0.41 in two of the held-out family's phantoms, seeds 7023 and 7007).
-# On the phantoms of seeds 7000-7029 (held-out family), 7100-7109 and 7300-7309 (training families)
-# the good beats reported went from 89.5 to 97.2 %, 95.0 to 94.7 % and 83.7 to 83.7 %, and the
-# reported beats inside bad stretches stayed 0, 1 and 1. On the held-out family's quality test windows
-# (seeds 5100-5111) good windows called bad fell from 14 to 3 %, bad windows called good rose from 36
-# to 46 %: the plain checks of mmode.analysis keep those out. A gain jump or clutter within a
-# recording stays brighter than the rest of it.
+# (median score per column 0.14 and 0.41 in two of the held-out family's phantoms, seeds 7023 and
+# 7007). On the phantoms of seeds 7000-7009 and 7020-7029 (held-out family), 7100-7109 and 7300-7309
+# (training families) the good beats reported went from 89.5 to 97.2 %, 95.0 to 94.7 % and 83.7 to
+# 83.7 %, and the reported beats inside bad stretches stayed 0, 1 and 1. On the held-out family's
+# quality test windows (seeds 5100-5111) good windows called bad fell from 14 to 3 %, bad windows
+# called good rose from 36 to 46 %: the plain checks of mmode.analysis keep those out. A gain jump
+# or clutter within a recording stays brighter than the rest of it.
 STRETCH_PERCENTILES = (1.0, 99.5)
 
 
