@@ -5,6 +5,8 @@ import numpy as np
 
 from mmode.annotations import cavity_mask
 
+BORDER_NAMES = ("anterior epicardium", "anterior endocardium", "posterior endocardium", "posterior epicardium")
+
 
 def dice(pred, true, axis=None):
     """Dice overlap of two binary masks, 1.0 where both are empty.
@@ -48,7 +50,10 @@ def border_agreement(expert: np.ndarray, traced: np.ndarray, rows: int) -> dict:
     cavity Dice over the columns where the expert traced both endocardia, and for LVID,
     LVAW and LVPW the median and 95th percentile of |traced - expert| (px) over the
     columns the expert traced (a column where ours has no border counts as missing all
-    of it), with the number of columns compared.
+    of it), with the number of columns compared. Under ``borders``, for each of the four
+    borders (BORDER_NAMES) over the columns where both have it: the median of traced -
+    expert (px; positive is deeper) and of its absolute value, which say which border
+    the diameters' errors come from.
     """
     expert, traced = np.asarray(expert, dtype=np.float64), np.asarray(traced, dtype=np.float64)
     both = np.isfinite(expert[1]) & np.isfinite(expert[2])
@@ -62,4 +67,10 @@ def border_agreement(expert: np.ndarray, traced: np.ndarray, rows: int) -> dict:
         out[name] = {"median_px": float(np.median(error)) if error.size else float("nan"),
                      "p95_px": float(np.percentile(error, 95)) if error.size else float("nan"),
                      "columns": int(error.size)}
+    out["borders"] = {}
+    for name, ours, theirs in zip(BORDER_NAMES, traced, expert):
+        offset = (ours - theirs)[np.isfinite(ours) & np.isfinite(theirs)]
+        out["borders"][name] = {"signed_median_px": float(np.median(offset)) if offset.size else float("nan"),
+                                "median_px": float(np.median(np.abs(offset))) if offset.size else float("nan"),
+                                "columns": int(offset.size)}
     return out

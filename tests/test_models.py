@@ -206,6 +206,23 @@ def test_dice_by_hand():
     np.testing.assert_allclose(dice(np.stack([a, a, empty]), np.stack([b, a, empty]), axis=(1, 2)), [0.5, 1, 1])
 
 
+def test_border_agreement_by_hand():
+    from mmode.metrics import border_agreement
+
+    expert = np.tile(np.array([[10.0], [20.0], [60.0], [70.0]]), (1, 100))
+    traced = expert + np.array([[4.0], [2.0], [-1.0], [0.0]])  # epicardium 4 deeper, cavity 3 rows short
+    traced[2, 90:] = np.nan  # ten columns without a cavity: their LVID misses all of it
+    result = border_agreement(expert, traced, rows=100)
+    assert result["columns"] == 100
+    assert result["cavity_dice"] == pytest.approx(2 * (90 * 37) / (90 * 37 + 100 * 40))
+    assert result["lvid"]["median_px"] == 3.0 and result["lvid"]["p95_px"] == pytest.approx(40.0)
+    assert result["lvaw"]["median_px"] == 2.0 and result["lvpw"]["median_px"] == 1.0
+    borders = result["borders"]
+    assert [b["signed_median_px"] for b in borders.values()] == [4.0, 2.0, -1.0, 0.0]
+    assert borders["posterior endocardium"]["median_px"] == 1.0
+    assert borders["posterior endocardium"]["columns"] == 90
+
+
 class _ConstantNet(torch.nn.Module):
     """A 'network' whose logit is +10 everywhere: it calls the whole window cavity."""
 

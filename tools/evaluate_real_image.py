@@ -6,7 +6,8 @@ Analyses the grey image as one stitched recording, as end2end_framework.py does 
 and compares it with the expert's traces:
 
 - per column: cavity Dice, and the median and 95th percentile of the LVID, LVAW and LVPW
-  errors in pixels of the image and in mm;
+  errors in pixels of the image and in mm, and for each border how far ours lies from the
+  expert's in the median (positive: deeper);
 - per beat: the expert's beats are found on the expert's LVID trace by the pipeline's own beat
   finder; for each, whether the pipeline reports it (a good beat with its end-diastole within a
   tenth of the cycle, mmode.beats.matching_beat), and the errors of LVID;d, LVID;s and the heart
@@ -90,6 +91,8 @@ def main(argv=None) -> int:
         r = result[name]
         print(f"{name.upper()}: median |error| {r['median_px']:.1f} px ({r['median_px'] * mm:.3f} mm), "
               f"95th percentile {r['p95_px']:.1f} px ({r['p95_px'] * mm:.3f} mm), {r['columns']} columns")
+    for name, r in result["borders"].items():
+        print(f"  {name}: ours - expert median {r['signed_median_px']:+.1f} px (|error| {r['median_px']:.1f} px)")
     pairs = result["beats"]
     print(f"\nper beat (mm at {mm:.5f} mm per px): expert's LVID;d and LVID;s, ours where reported")
     for truth, ours in pairs:
