@@ -97,7 +97,9 @@ def trace_borders(log_prob: np.ndarray) -> np.ndarray:
 def remove_spikes(borders: np.ndarray, rows: int) -> np.ndarray:
     """The borders (4, width) with narrow excursions of both endocardia removed (SPIKE_MEDIAN_PX, SPIKE_PX).
 
-    Columns without a cavity (NaN) keep their NaN and are bridged for the running median.
+    Columns without a cavity (NaN) keep their NaN and are bridged for the running median. An
+    endocardium put back on its median stays on its side of its epicardium, as snap_borders keeps it
+    (a wall is never thinner than nothing), and the cavity at least one row high.
     """
     out = borders.copy()
     limit = SPIKE_PX * rows / VEVO_ROWS
@@ -110,6 +112,9 @@ def remove_spikes(borders: np.ndarray, rows: int) -> np.ndarray:
         filled = np.where(known, border, np.interp(columns, columns[known], border[known]))
         median = median_filter(filled, SPIKE_MEDIAN_PX)
         out[j] = np.where(known & (np.abs(filled - median) > limit), median, border)
+    with np.errstate(invalid="ignore"):  # NaN epicardia (a one-class network) leave the endocardia free
+        out[1] = np.where(out[1] < borders[0], borders[0], out[1])
+        out[2] = np.where(out[2] > borders[3], borders[3], out[2])
     out[2] = np.where(out[2] < out[1] + 1, out[1] + 1, out[2])
     return out
 

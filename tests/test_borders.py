@@ -140,3 +140,21 @@ def test_narrow_spikes_of_the_endocardia_are_removed_and_the_tips_kept():
     np.testing.assert_array_equal(cleaned[2, unchanged], tips[unchanged])  # every tip, 25 rows sharp, stays
     assert np.isnan(cleaned[:, 300:305]).all()
     np.testing.assert_array_equal(cleaned[[0, 3]], borders[[0, 3]])
+
+
+def test_an_endocardium_put_back_on_its_median_stays_inside_its_wall():
+    """Where the epicardium itself moved away with the spike (a bad stretch of nonsense borders), the
+    endocardium's running median can lie beyond it: the endocardium stops at the epicardium, so that no
+    wall is thinner than nothing (the bundled example drew LVAW down to -2.4 mm in its bad stretch)."""
+    borders = np.stack([np.full(400, 150.0), np.full(400, 200.0), np.full(400, 300.0), np.full(400, 380.0)])
+    borders[0, 100:110] = 260  # the anterior epicardium and endocardium both 60-100 rows deeper
+    borders[1, 100:110] = 300
+    borders[3, 200:210] = 250  # the posterior epicardium and endocardium both 50-60 rows shallower
+    borders[2, 200:210] = 240
+    cleaned = remove_spikes(borders, 616)
+    assert (cleaned[1] >= cleaned[0]).all() and (cleaned[2] <= cleaned[3]).all()
+    np.testing.assert_allclose(cleaned[1, 100:110], 260.0)  # on the epicardium, not on its median of 200
+    np.testing.assert_allclose(cleaned[2, 200:210], 250.0)
+    one_class = borders.copy()
+    one_class[[0, 3]] = np.nan  # no epicardia: the endocardia go back on their medians
+    np.testing.assert_allclose(remove_spikes(one_class, 616)[1:3, 100:110], [[200.0] * 10, [300.0] * 10])
