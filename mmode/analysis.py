@@ -274,9 +274,9 @@ def analyse(recording: Recording, networks: Networks, settings: Settings) -> Ana
         starts = tile_starts(width, side, max(side // 2, 1))
         tops = [vertical_start(mask[:, s:s + side], side) for s in starts]
         windows = [image[t:t + side, s:s + side] for t, s in zip(tops, starts)]
-        shown = stretched(image)  # the classifier's view (mmode.windows.stretched); the checks see the grey as it is
+        view = stretched(image)  # what the classifier sees (mmode.windows.stretched); the checks see the grey as it is
         scores = np.where(echo_free(windows) | saturated(windows), 0.0,
-                          networks.classify([shown[t:t + side, s:s + side] for t, s in zip(tops, starts)]))
+                          networks.classify([view[t:t + side, s:s + side] for t, s in zip(tops, starts)]))
         shadow = shadowed(image, borders)
         unusable = shadow | brightened(image, shadow) | displaced(borders, cal.mm_per_px)
         unusable = widened(unusable, int(round(CHECK_MARGIN_S / cal.seconds_per_px)))

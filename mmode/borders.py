@@ -98,8 +98,8 @@ def remove_spikes(borders: np.ndarray, rows: int) -> np.ndarray:
     """The borders (4, width) with narrow excursions of both endocardia removed (SPIKE_MEDIAN_PX, SPIKE_PX).
 
     Columns without a cavity (NaN) keep their NaN and are bridged for the running median. An
-    endocardium put back on its median stays on its side of its epicardium, as snap_borders keeps it
-    (a wall is never thinner than nothing), and the cavity at least one row high.
+    endocardium put back on its median stays on its side of its epicardium, as snap_borders keeps it,
+    so that no wall thickness falls below zero; and the cavity stays at least one row high.
     """
     out = borders.copy()
     limit = SPIKE_PX * rows / VEVO_ROWS

@@ -69,7 +69,7 @@ def cut_windows(recording, mask, good, bad, stride=STRIDE_PX):
     analysis shows windows to the classifier (mmode.windows.stretched)."""
     rows, width = recording.image.shape
     dt = recording.calibration.seconds_per_px
-    shown = stretched(recording.image)
+    view = stretched(recording.image)
     for k, start in enumerate(range(0, width, stride)):
         side = int(rows * CROP_RATIOS[k % len(CROP_RATIOS)])
         if start + side > width:
@@ -78,7 +78,7 @@ def cut_windows(recording, mask, good, bad, stride=STRIDE_PX):
         if which is None:
             continue
         top = vertical_start(mask[:, start:start + side], side)
-        yield which, start, shown[top:top + side, start:start + side]
+        yield which, start, view[top:top + side, start:start + side]
 
 
 def build(args) -> int:
