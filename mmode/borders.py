@@ -112,11 +112,18 @@ def remove_spikes(borders: np.ndarray, rows: int) -> np.ndarray:
         filled = np.where(known, border, np.interp(columns, columns[known], border[known]))
         median = median_filter(filled, SPIKE_MEDIAN_PX)
         out[j] = np.where(known & (np.abs(filled - median) > limit), median, border)
-    with np.errstate(invalid="ignore"):  # NaN epicardia (a one-class network) leave the endocardia free
-        out[1] = np.where(out[1] < borders[0], borders[0], out[1])
-        out[2] = np.where(out[2] > borders[3], borders[3], out[2])
-    out[2] = np.where(out[2] < out[1] + 1, out[1] + 1, out[2])
-    return out
+    return in_order(out)
+
+
+def in_order(borders: np.ndarray) -> np.ndarray:
+    """``borders`` (4, width), changed in place and returned: each endocardium on its side of its
+    epicardium (no wall thinner than nothing) and the cavity at least one row high. A NaN epicardium
+    (a one-class network) leaves its endocardium free."""
+    with np.errstate(invalid="ignore"):
+        borders[1] = np.where(borders[1] < borders[0], borders[0], borders[1])
+        borders[2] = np.where(borders[2] > borders[3], borders[3], borders[2])
+        borders[2] = np.where(borders[2] < borders[1] + 1, borders[1] + 1, borders[2])
+    return borders
 
 
 def diameters_mm(borders: np.ndarray, mm_per_px: float) -> dict[str, np.ndarray]:
@@ -223,8 +230,4 @@ def snap_borders(image: np.ndarray, borders: np.ndarray) -> np.ndarray:
         if j == 0:  # no step of the right sign at all (no blood above the septum): the network's border
             snapped = np.where(rise[best, columns] > 0, snapped, borders[0])
         out[j] = np.where(here, snapped, np.nan)
-    with np.errstate(invalid="ignore"):  # NaN epicardia (a one-class network) leave the endocardia free
-        out[1] = np.where(out[1] < out[0], out[0], out[1])
-        out[2] = np.where(out[2] > borders[3], borders[3], out[2])
-        out[2] = np.where(out[2] < out[1] + 1, out[1] + 1, out[2])
-    return out
+    return in_order(out)
