@@ -23,7 +23,9 @@ def test_every_true_beat_found_once_from_true_mask(seed, heart_rate):
         assert beat.next_ed_index == truth["next_ed_index"]
         assert beat.heart_rate_bpm == pytest.approx(truth["heart_rate_bpm"], rel=0.005)
         assert beat.lvid_d_mm == pytest.approx(truth["lvid_d_mm"], abs=0.02)
-        assert beat.lvid_s_mm == pytest.approx(truth["lvid_s_mm"], abs=0.02)
+        # The end-systole is the smallest of a 7.5 ms running mean (ES_SMOOTH_S): on the sharpest
+        # cusps, at 850 bpm, one column from the smallest LVID and 0.022 mm above it.
+        assert beat.lvid_s_mm == pytest.approx(truth["lvid_s_mm"], abs=0.025)
         assert beat.ed_index < beat.es_index < beat.next_ed_index  # systole of the same cycle
 
 
@@ -71,7 +73,8 @@ def test_systole_is_paired_with_its_own_diastole():
     beats = detect_beats(_signal([90, 110, 95, 120, 100, 105]), SECONDS_PER_PX)
     for beat in beats:
         assert beat.ed_index < beat.es_index < beat.next_ed_index
-        assert beat.es_index - beat.ed_index == int((beat.next_ed_index - beat.ed_index) * 0.42)
+        cusp = beat.ed_index + int((beat.next_ed_index - beat.ed_index) * 0.42)
+        assert abs(beat.es_index - cusp) <= 1  # the running mean of ES_SMOOTH_S may move it by one
 
 
 def test_find_peaks_agrees_with_scipy():
@@ -159,3 +162,20 @@ def test_a_few_columns_without_a_cavity_do_not_hide_a_beat():
     assert 0 < again.lvid_s_mm - beat.lvid_s_mm < 0.01
     holed[beat.ed_index + 10:beat.ed_index + 10 + int(MAX_UNMEASURED * 100) + 1] = 0  # now too many
     assert beat.ed_index not in [b.ed_index for b in detect_beats(holed, SECONDS_PER_PX)]
+
+
+def test_a_narrow_dip_near_end_systole_is_not_the_end_systole():
+    """A papillary muscle taken for wall shortens LVID for a few columns; the end-systole is found on
+    the ES_SMOOTH_S running mean, so such a dip neither sets LVID;s nor the column the walls are read in."""
+    lvid = _signal([100] * 6)
+    clean = detect_beats(lvid, SECONDS_PER_PX)
+    dipped = lvid.copy()
+    for beat in clean:
+        dipped[beat.es_index + 6:beat.es_index + 8] -= 0.4  # 2 columns, 1.7 ms, 5 columns after the cusp
+    walls = np.where(dipped < lvid, 2.0, 1.0)  # a wall that is thick only where the dip is
+    found = detect_beats(dipped, SECONDS_PER_PX, walls, walls)
+    assert [b.ed_index for b in found] == [b.ed_index for b in clean]
+    for beat, again in zip(clean, found):
+        assert abs(again.es_index - beat.es_index) <= 3  # pulled towards the dip, not into it
+        assert again.lvid_s_mm == pytest.approx(beat.lvid_s_mm, abs=0.04)  # the dip itself: 0.4 mm short
+        assert again.lvpw_s_mm == again.lvaw_s_mm == 1.0
