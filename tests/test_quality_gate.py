@@ -6,7 +6,9 @@ import pytest
 
 import phantom
 from heart_segmentation.predict import load_checkpoint as load_seg
-from mmode.analysis import Settings, analyse, brightened, displaced, echo_free, shadowed, widened
+import mmode.analysis
+from mmode.analysis import (EDGE_CHANGE, Settings, analyse, brightened, displaced, echo_free, image_change,
+                           settled_edges, shadowed, widened, window_extremes)
 from mmode.dicom_io import Calibration, RegionBox
 from mmode.recording import Recording, load_recording
 from mmode.windows import column_scores, stretched, tile_starts
@@ -106,6 +108,65 @@ def test_widened_adds_the_margin_on_both_sides():
     flags[[0, 9, 10]] = True
     np.testing.assert_array_equal(np.flatnonzero(widened(flags, 2)), [0, 1, 2, 7, 8, 9, 10, 11, 12])
     np.testing.assert_array_equal(widened(flags, 0), flags)
+
+
+def test_image_change_stands_out_where_the_acquisition_changes():
+    image = phantom.generate(phantom.PhantomConfig(seed=7, n_frames=8, bad_segments=())).image.astype(np.float32)
+    clean = image_change(image, 24)
+    assert clean.max() < EDGE_CHANGE * np.median(clean[clean > 0])  # the heart's own motion: 1.9 times
+    jumped = image.copy()
+    jumped[:, 600:1100] = np.minimum(jumped[:, 600:1100] * 1.6, 255)  # gain turned up for 0.4 s
+    change = image_change(jumped, 24)
+    for edge in (600, 1100):
+        near = change[edge - 100:edge + 100]
+        assert abs(int(np.argmax(near)) - 100) <= 2
+        assert near.max() > EDGE_CHANGE * np.median(change[change > 0])
+    assert not change[:24].any() and not change[-23:].any()  # no columns to compare with
+
+
+def test_settled_edges_move_only_to_a_strong_change_within_reach():
+    bad = np.zeros(100, dtype=bool)
+    bad[40:60] = True
+    change = np.zeros(100)
+    change[35], change[63], change[80] = 5.0, 1.0, 9.0  # strong, weak, out of reach
+    settled, moved = settled_edges(bad, change, 10, 2.0)
+    np.testing.assert_array_equal(np.flatnonzero(settled), np.arange(35, 60))  # the start moves out
+    assert moved.tolist() == [35]
+    change[45], change[55] = 6.0, 4.0
+    settled, moved = settled_edges(bad, change, 10, 2.0)
+    np.testing.assert_array_equal(np.flatnonzero(settled), np.arange(45, 55))  # both move in
+    assert moved.tolist() == [45, 55]
+    assert not settled_edges(np.zeros(100, dtype=bool), change, 10, 2.0)[0].any()
+
+
+def test_window_extremes_by_hand():
+    lowest, highest = window_extremes(np.array([0, 200, 400, 600]), 400, np.array([0.9, 0.1, 0.8, 0.7]), 1000)
+    assert lowest[[100, 300, 500, 700, 900]].tolist() == [0.9, 0.1, 0.1, 0.7, 0.7]
+    assert highest[[100, 300, 500, 700, 900]].tolist() == [0.9, 0.9, 0.8, 0.8, 0.7]
+
+
+def test_a_bad_stretch_ends_where_the_image_changes_not_between_window_centres(monkeypatch, tmp_path):
+    """The classifier dislikes the windows that show most of a stretch of raised gain; the columns it
+    costs are the stretch and CHECK_MARGIN_S around it, not everything up to half-way to the next
+    window's centre."""
+    ph = phantom.generate(phantom.PhantomConfig(seed=7, n_frames=8, bad_segments=()))
+    recording = load_recording(phantom.write(ph, tmp_path / "rec.dcm"))
+    image = recording.image.copy()
+    image[:, 650:1150] = np.minimum(image[:, 650:1150] * 1.6, 255)
+    recording = Recording(recording.path, image, recording.calibration)
+    for check in ("shadowed", "brightened", "displaced"):  # the classifier's stretch alone
+        monkeypatch.setattr(mmode.analysis, check, lambda image, *_: np.zeros(image.shape[1], dtype=bool))
+
+    class DislikesBright(Models):
+        def classify(self, windows):
+            grey = np.array([w.mean() for w in windows])
+            return np.where(grey > (np.median(grey) + grey.max()) / 2, 0.1, 0.9)
+
+    analysis = analyse(recording, DislikesBright(load_seg(), None), Settings.for_mass(25))
+    margin = round(mmode.analysis.CHECK_MARGIN_S / recording.calibration.seconds_per_px)
+    bad = np.flatnonzero(~analysis.good_columns())
+    assert abs(bad[0] - (650 - margin)) <= 3 and abs(bad[-1] - (1149 + margin)) <= 3
+    assert bad.size == bad[-1] - bad[0] + 1
 
 
 def test_no_beat_of_the_bundled_examples_shadow_is_reported():
