@@ -179,3 +179,11 @@ def test_a_narrow_dip_near_end_systole_is_not_the_end_systole():
         assert abs(again.es_index - beat.es_index) <= 3  # pulled towards the dip, not into it
         assert again.lvid_s_mm == pytest.approx(beat.lvid_s_mm, abs=0.04)  # the dip itself: 0.4 mm short
         assert again.lvpw_s_mm == again.lvaw_s_mm == 1.0
+
+
+def test_running_mean_leaves_out_unmeasured_columns():
+    from mmode.beats import running_mean
+    values = np.array([1.0, 2.0, 0.0, 4.0, 5.0])
+    averaged = running_mean(values, values > 0, 3)
+    np.testing.assert_allclose(averaged, [1.5, 1.5, 3.0, 4.5, 4.5])  # the 0 counts as nothing, edges take fewer
+    assert np.isnan(running_mean(np.zeros(4), np.zeros(4, dtype=bool), 3)).all()
