@@ -350,8 +350,9 @@ def analyse(recording: Recording, networks: Networks, settings: Settings) -> Ana
                                            EDGE_CHANGE * float(np.median(change[change > 0])))
             lowest, highest = window_extremes(starts, side, scores, width)
             per_column = np.where(settled & ~disliked, lowest, np.where(disliked & ~settled, highest, per_column))
-            near_moved = widened(np.isin(np.arange(width), moved), margin)
-            per_column = np.where(near_moved & ~settled, 0.0, per_column)
+            at_moved = np.zeros(width, dtype=bool)
+            at_moved[moved] = True
+            per_column = np.where(widened(at_moved, margin) & ~settled, 0.0, per_column)
         shadow = shadowed(image, borders)
         unusable = shadow | brightened(image, shadow) | displaced(borders, cal.mm_per_px)
         per_column = np.where(widened(unusable, margin), 0.0, per_column)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmode.annotations import cavity_mask
+from mmode.annotations import BORDER_COLUMNS, cavity_mask
 
-BORDER_NAMES = ("anterior epicardium", "anterior endocardium", "posterior endocardium", "posterior epicardium")
+BORDER_NAMES = tuple(column.replace("_", " ") for column in BORDER_COLUMNS)  # top to bottom, as printed
 
 
 def dice(pred, true, axis=None):
