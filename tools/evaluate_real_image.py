@@ -8,6 +8,12 @@ and compares it with the expert's traces:
 - per column: cavity Dice, and the median and 95th percentile of the LVID, LVAW and LVPW
   errors in pixels of the image and in mm, and for each border how far ours lies from the
   expert's in the median (positive: deeper);
+- the expert's own precision against the image: the expert's endocardia snapped to the image's
+  grey steps as the pipeline snaps its own (mmode.borders.snap_borders), and how far that moves
+  LVID: in the median (which our rule's rows into the wall, EDGE_TISSUE_PX, set) and about that
+  median (column to column). The expert's polylines are straight between corners a few columns
+  apart; a border that follows the image's steps cannot agree with them more closely than that
+  scatter;
 - per beat: the expert's beats are found on the expert's LVID trace by the pipeline's own beat
   finder; for each, whether the pipeline reports it (a good beat with its end-diastole within a
   tenth of the cycle, mmode.beats.matching_beat), and the errors of LVID;d, LVID;s and the heart
@@ -31,7 +37,7 @@ from heart_segmentation import SHIPPED_CHECKPOINT
 from mmode.analysis import Settings, analyse
 from mmode.annotations import read_borders
 from mmode.beats import detect_beats, matching_beat
-from mmode.borders import diameters_mm
+from mmode.borders import diameters_mm, snap_borders
 from mmode.dicom_io import Calibration, RegionBox
 from mmode.metrics import border_agreement
 from mmode.recording import Recording
@@ -49,9 +55,20 @@ def calibration(rows: int, width: int) -> Calibration:
     return Calibration(SECONDS_PER_PX / SHOWN_AT, VEVO_DEPTH_MM / rows, RegionBox(0, 0, width, rows))
 
 
+def lvid_offset_and_scatter(borders: np.ndarray, expert: np.ndarray) -> tuple[float, float]:
+    """Median of LVID(borders) - LVID(expert) over the columns where both have one (px), and the
+    median distance from that median: a constant offset and the scatter column to column."""
+    moved = (borders[2] - borders[1]) - (expert[2] - expert[1])
+    moved = moved[np.isfinite(moved)]
+    offset = float(np.median(moved))
+    return offset, float(np.median(np.abs(moved - offset)))
+
+
 def evaluate(models) -> dict:
-    """Per-column agreement (mmode.metrics.border_agreement, plus ``mm_per_px``) and, under
-    ``beats``, one (expert beat, reported beat or None) pair per beat of the expert's trace.
+    """Per-column agreement (mmode.metrics.border_agreement, plus ``mm_per_px``), the LVID offset
+    and scatter of ours and of the expert's snapped endocardia (``lvid_offset_scatter_px``,
+    ``expert_snapped_lvid_px``) and, under ``beats``, one (expert beat, reported beat or None)
+    pair per beat of the expert's trace.
 
     Parameters
     ----------
@@ -64,6 +81,8 @@ def evaluate(models) -> dict:
     expert = read_borders(REAL / "annotated_borders.borders.csv")
     result = border_agreement(expert, analysis.borders, image.shape[0])
     result["mm_per_px"] = cal.mm_per_px
+    result["lvid_offset_scatter_px"] = lvid_offset_and_scatter(analysis.borders, expert)
+    result["expert_snapped_lvid_px"] = lvid_offset_and_scatter(snap_borders(image, expert), expert)
     sizes = diameters_mm(expert, cal.mm_per_px)
     truth = detect_beats(np.nan_to_num(sizes["lvid"]), cal.seconds_per_px, sizes["lvaw"], sizes["lvpw"])
     result["beats"] = [(beat, matching_beat(beat.ed_index, beat.next_ed_index, analysis.good_beats))
@@ -93,6 +112,10 @@ def main(argv=None) -> int:
               f"95th percentile {r['p95_px']:.1f} px ({r['p95_px'] * mm:.3f} mm), {r['columns']} columns")
     for name, r in result["borders"].items():
         print(f"  {name}: ours - expert median {r['signed_median_px']:+.1f} px (|error| {r['median_px']:.1f} px)")
+    for label, key in (("ours", "lvid_offset_scatter_px"),
+                       ("the expert's endocardia snapped to the image (mmode.borders.snap_borders)", "expert_snapped_lvid_px")):
+        offset, scatter = result[key]
+        print(f"LVID of {label} - expert's: {offset:+.1f} px in the median, {scatter:.1f} px about it")
     pairs = result["beats"]
     print(f"\nper beat (mm at {mm:.5f} mm per px): expert's LVID;d and LVID;s, ours where reported")
     for truth, ours in pairs:
