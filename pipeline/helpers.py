@@ -27,6 +27,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from networks.threads import share_malloc_arenas
+
 log = logging.getLogger(__name__)
 
 PARENT_POLL_S = 0.5  # how often a helper checks that the process it serves is still there
@@ -67,6 +69,7 @@ class Helpers:
     """``workers`` forked helper processes, or none where forking is unsafe (see the module docstring)."""
 
     def __init__(self, workers: int):
+        share_malloc_arenas()  # before the pool's threads take heaps of their own (networks.threads)
         self._pool = None
         self._started = False
         if workers > 0 and sys.platform.startswith("linux"):

@@ -1,6 +1,9 @@
 """Both networks: published-checkpoint compatibility, loaders, training steps, datasets, metrics."""
 import copy
 import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +118,42 @@ def test_windows_on_several_threads_give_exactly_the_borders_and_scores_of_one(w
         np.testing.assert_array_equal(classify_windows(quality, windows, threads=2), scores)
     finally:
         torch.set_num_threads(previous)
+
+
+_COUNT_HEAPS = """
+import ctypes, sys, tempfile, threading
+from networks.threads import share_malloc_arenas
+if sys.argv[1] == "shared":
+    assert share_malloc_arenas(1)
+def allocate():
+    for _ in range(50):
+        bytearray(200_000)  # below glibc's mmap threshold: from the thread's heap
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+with tempfile.NamedTemporaryFile() as report:
+    stream = libc.fopen(report.name.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(open(report.name).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"),
+                    reason="glibc's malloc")
+def test_threads_share_the_heaps_they_are_allowed():
+    """networks.threads.share_malloc_arenas: threads that allocate get heaps of their own unless limited."""
+    def heaps(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", _COUNT_HEAPS, mode], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).resolve().parents[1])
+        return int(done.stdout)
+
+    assert heaps("shared") == 1
+    assert heaps("own") > 1
 
 
 def test_missing_and_corrupt_checkpoints_say_where_weights_live(tmp_path, monkeypatch):
