@@ -39,10 +39,17 @@ def reported_beat(truth: dict, beats):
     return matching_beat(truth["ed_index"], truth["next_ed_index"], beats)
 
 
+# The last row: how much of the LVID;s error the choice of the end-systolic column alone makes, the
+# true diameter in the column the pipeline chose against the true diameter at the true end-systole.
+# The rest of the LVID;s error is our borders in that column.
+ES_CHOICE_LABEL = "LVID;s from the end-systolic column alone"
+
+
 def evaluate(ph, analysis) -> dict:
     """Errors of the reported beats that match good truth beats, missed beats, beats inside bad stretches."""
     errors, missed = [], 0
     spp = analysis.seconds_per_px
+    true_lvid = (ph.borders[2] - ph.borders[1]) * analysis.calibration.mm_per_px
     for truth in ph.beats:
         if not truth["good"]:
             continue
@@ -50,9 +57,11 @@ def evaluate(ph, analysis) -> dict:
         if beat is None:
             missed += 1
             continue
+        es_choice = (abs(true_lvid[beat.es_index] - true_lvid[truth["es_index"]])
+                     if true_lvid.size == analysis.lvid_mm.size else np.nan)
         errors.append([abs(beat.ed_index - truth["ed_index"]) * spp * 1000] +
                       [abs(getattr(beat, attr) / truth[key] - 1) * 100 if relative else abs(getattr(beat, attr) - truth[key])
-                       for _, attr, key, relative in MEASURES])
+                       for _, attr, key, relative in MEASURES] + [es_choice])
     inside_bad = sum(any(lo <= t <= hi for lo, hi in ph.bad_intervals for t in (b.ed_time_s, b.es_time_s))
                      for b in analysis.good_beats)
     return {"errors": errors, "missed": missed, "inside_bad": inside_bad,
@@ -89,7 +98,8 @@ def print_table(groups: dict) -> None:
         f"{g['good'] - g['missed']} of {g['good']} ({100 * (g['good'] - g['missed']) / max(g['good'], 1):.1f} %)"
         for g in groups.values()) + " |")
     print("| reported beats inside bad stretches | " + " | ".join(str(g["inside_bad"]) for g in groups.values()) + " |")
-    for k, (label, _, _, relative) in enumerate([("end-diastole time (ms)", None, None, True), *MEASURES]):
+    for k, (label, _, _, relative) in enumerate([("end-diastole time (ms)", None, None, True), *MEASURES,
+                                                 (ES_CHOICE_LABEL, None, None, False)]):
         unit = "" if relative else " mm" if "mass" not in label else ""
         cells = []
         for g in groups.values():
