@@ -40,10 +40,11 @@ def share_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     (MALLOC_ARENA_MAX without restarting the process); True where that was set. Elsewhere (macOS,
     Windows, musl) nothing changes."""
     name = ctypes.util.find_library("c")
+    if name is None:
+        return False
     try:
-        libc = ctypes.CDLL(name)
-        return name is not None and bool(libc.mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):  # no C library found by that name, or one without mallopt
+        return bool(ctypes.CDLL(name).mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # a C library that does not load, or one without mallopt
         return False
 
 
