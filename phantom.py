@@ -103,6 +103,10 @@ class PhantomConfig:
     wall_brightness: float | None = None
     heart_depth_mm: float | None = None
     family: str | None = None  # one of FAMILIES; None draws one of TRAINING_FAMILIES
+    # 0: ejection slows to a rounded end-systole, as in every phantom the shipped networks were trained
+    # on; 1: it reaches end-systole at full speed, a pointed turn as in some beats of the real
+    # annotated_borders.png. None draws 0-1 per recording (README: Accuracy, the pointed-turn run).
+    systolic_tip: float | None = 0.0
 
 
 @dataclass
@@ -156,30 +160,37 @@ def _draw(rng: np.random.Generator, value, lo: float, hi: float, log: bool = Fal
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if log else float(rng.uniform(lo, hi))
 
 
-def _cycle_shape(n: int, n_sys: int, fall_px: float = 100.0, rise_px: float = 100.0) -> np.ndarray:
+def _cycle_shape(n: int, n_sys: int, fall_px: float = 100.0, rise_px: float = 100.0,
+                 tip: float = 0.0) -> np.ndarray:
     """Normalised LV diameter over one beat of ``n`` columns, 1 at end-diastole.
 
-    End-diastole is the point of a V: ejection falls almost linearly to a
-    rounded end-systolic trough at column ``n_sys``; relaxation fills in two
+    End-diastole is the point of a V: ejection falls almost linearly to an
+    end-systolic trough at column ``n_sys``, rounded or pointed (``tip``); relaxation fills in two
     phases, rapid early filling and the accelerating atrial kick that ends in
     the next V. ``fall_px`` and ``rise_px`` are the diameter changes of the two
     sides in pixels: where they are small for the beat's length, the tip is made
     sharper so that both sides fall by at least MIN_TIP_SLOPE_PX pixels per
     column, and the end-diastolic column stays the largest after the borders are
-    rasterised to whole pixels.
+    rasterised to whole pixels. ``tip`` (0-1) is the share of the ejection that keeps its
+    speed up to end-systole: 0 rounds the trough off, 1 makes it pointed; relaxation starts
+    slowly either way (isovolumic relaxation).
     """
     t = np.arange(n, dtype=np.float64)
     n_relax = n - n_sys
-    fall_power = max(1.3, MIN_TIP_SLOPE_PX * n_sys / max(fall_px, 1e-6))
+    steep_power = MIN_TIP_SLOPE_PX * n_sys / max(fall_px, 1e-6)  # the power that makes the tip sharp enough
+    fall_power = max(1.3, steep_power)
     rise_power = max(1.6, MIN_TIP_SLOPE_PX * 0.5 * n_relax / ((1 - EARLY_FILLING) * max(rise_px, 1e-6)))
-    contraction = (1.0 - np.minimum(t / n_sys, 1)) ** fall_power
+    falling = 1.0 - np.minimum(t / n_sys, 1)
+    # A linear fall keeps its speed at end-systole; where it would be too slow beside end-diastole,
+    # the power that makes that tip sharp enough applies to it too.
+    contraction = (1 - tip) * falling ** fall_power + tip * falling ** max(1.0, steep_power)
     y = np.clip((t - n_sys) / n_relax, 0, 1)
     early = EARLY_FILLING * 0.5 * (1 - np.cos(np.pi * np.minimum(y / 0.5, 1)))
     atrial = (1 - EARLY_FILLING) * (np.maximum(y - 0.5, 0) / 0.5) ** rise_power
     return np.where(t <= n_sys, contraction, early + atrial)
 
 
-def _beats(rng, cfg, width, hr, lvid_d, lvid_s):
+def _beats(rng, cfg, width, hr, lvid_d, lvid_s, tip=0.0):
     """Beat table and per-column diameter (mm) for ``width`` columns."""
     period = 60.0 / hr / cfg.seconds_per_px
     start = -int(rng.integers(0, int(period)))
@@ -193,7 +204,7 @@ def _beats(rng, cfg, width, hr, lvid_d, lvid_s):
         d_d = d_next
         d_s = min(lvid_s * (1 + 0.06 * rng.standard_normal()), d_d - MIN_SWING_MM)
         d_next = lvid_d * (1 + 0.04 * rng.standard_normal())
-        shape = _cycle_shape(n, n_sys, (d_d - d_s) / cfg.mm_per_px, (d_next - d_s) / cfg.mm_per_px)
+        shape = _cycle_shape(n, n_sys, (d_d - d_s) / cfg.mm_per_px, (d_next - d_s) / cfg.mm_per_px, tip)
         lo = np.where(np.arange(n) <= n_sys, d_d, d_next)  # level the cusp returns to
         segment = d_s + (lo - d_s) * shape
         a, b = max(start, 0), min(start + n, width)
@@ -291,7 +302,10 @@ def generate(cfg: PhantomConfig) -> Phantom:
         cfg = dataclasses.replace(cfg, mm_per_px=max(rng.uniform(0.0095, 0.0135), needed / rows))
     cfg = dataclasses.replace(cfg, family=family)
     px = 1.0 / cfg.mm_per_px  # pixels per mm
-    beats, diameter = _beats(rng, cfg, width, hr, lvid_d, lvid_s)
+    # Drawn from a stream of its own, so that every other draw of a seed stays what it was.
+    tip = _draw(np.random.default_rng((cfg.seed, 1)), cfg.systolic_tip, 0.0, 1.0)
+    settings["systolic_tip"] = tip
+    beats, diameter = _beats(rng, cfg, width, hr, lvid_d, lvid_s, tip)
     duration = width * cfg.seconds_per_px
     segments = _bad_segments(rng, cfg, duration)
 
