@@ -65,3 +65,18 @@ def test_the_end_systolic_turn_is_pointed_or_rounded_as_asked():
     drawn = [phantom.generate(phantom.PhantomConfig(seed=s, n_frames=2, bad_segments=(), systolic_tip=None))
              .settings["systolic_tip"] for s in range(20)]
     assert 0 <= min(drawn) < 0.2 and 0.8 < max(drawn) <= 1
+
+
+def test_the_command_line_sets_or_draws_the_systolic_tip(tmp_path):
+    import json
+
+    assert phantom.main(["-o", str(tmp_path), "--seed", "3", "--frames", "2", "--no-bad", "--systolic-tip", "1"]) == 0
+    assert json.loads((tmp_path / "phantom_00003.truth.json").read_text())["settings"]["systolic_tip"] == 1.0
+    assert phantom.main(["-o", str(tmp_path), "--seed", "4", "--frames", "2", "--no-bad", "--systolic-tip", "drawn"]) == 0
+    drawn = json.loads((tmp_path / "phantom_00004.truth.json").read_text())["settings"]["systolic_tip"]
+    assert drawn == phantom.generate(phantom.PhantomConfig(seed=4, n_frames=2, bad_segments=(),
+                                                           systolic_tip=None)).settings["systolic_tip"]
+    for bad in ("1.5", "-0.1", "nan", "pointed"):
+        with pytest.raises(SystemExit) as stop:
+            phantom.main(["-o", str(tmp_path), "--systolic-tip", bad])
+        assert stop.value.code == 2
