@@ -474,3 +474,41 @@ def test_readme_training_commands_leave_the_shipped_weights_untouched(command, t
 
 def test_the_readme_has_training_commands_to_check():
     assert len(readme_training_commands()) >= 4
+
+
+def test_averaged_checkpoints_hold_the_mean_of_their_weights(tmp_path, capsys):
+    """tools/average_checkpoints.py: float tensors averaged (batch-norm statistics too), counters kept,
+    the sources named; another network or another config is a one-line error."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "average_checkpoints", Path(__file__).resolve().parent.parent / "tools" / "average_checkpoints.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cfg = QuickNatConfig(num_class=4, num_filters=4, input_px=32)
+    paths = []
+    for k in range(2):
+        torch.manual_seed(k)
+        net = QuickNat(cfg)
+        paths.append(tmp_path / f"n{k}.pt")
+        torch.save({"epoch": k, "net_state_dict": net.state_dict(), "config": cfg.__dict__}, paths[-1])
+    one, two = (torch.load(p, weights_only=True)["net_state_dict"] for p in paths)
+    assert tool.main([str(p) for p in paths] + ["-o", str(tmp_path / "avg.pt")]) == 0
+    averaged = torch.load(tmp_path / "avg.pt", weights_only=True)
+    assert averaged["epoch"] == 0 and averaged["averaged_from"] == [str(p) for p in paths]
+    for key, value in averaged["net_state_dict"].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, (one[key] + two[key]) / 2)
+        else:
+            assert torch.equal(value, one[key])
+    assert any(not torch.equal(one[k], two[k]) for k in one)  # the two differed
+    predict.load_checkpoint(tmp_path / "avg.pt")  # loads as a segmenter
+
+    wider = QuickNatConfig(num_class=4, num_filters=8, input_px=32)
+    torch.save({"net_state_dict": QuickNat(wider).state_dict(), "config": wider.__dict__}, tmp_path / "wide.pt")
+    torch.save({"conv_block1.weight": torch.zeros(1)}, tmp_path / "quality.pt")
+    for other in ("wide.pt", "quality.pt"):
+        assert tool.main([str(paths[0]), str(tmp_path / other), "-o", str(tmp_path / "x.pt")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and other in err
+    assert not (tmp_path / "x.pt").exists()
