@@ -63,3 +63,12 @@ def test_the_experts_lines_follow_the_image_more_closely_than_ours(agreement):
     _, our_scatter = agreement["lvid_offset_scatter_px"]
     assert 3 < expert_scatter < 9  # today 5.8 px
     assert expert_scatter < our_scatter  # today 13.6 px
+
+
+def test_no_reported_beat_is_far_off(agreement):
+    """A wrong beat in the CSV is worse than a missing one. Today every reported beat's LVID;d lies within
+    0.1 mm of the expert's (README); an averaged segmenter that reported the beat whose cavity runs into
+    the posterior wall at 3.745 mm against the expert's 2.917 was not shipped for that."""
+    errors = evaluate_real_image.beat_errors(agreement["beats"])
+    assert np.abs(errors["LVID;d"]).max() < 0.2
+    assert np.abs(errors["LVID;s"]).max() < 0.3  # today 0.22 mm at most (the papillary muscles: README)
