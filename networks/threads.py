@@ -12,7 +12,6 @@ out identical: each window's arithmetic is the same on one thread).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,12 +38,11 @@ def share_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Let every thread of this process allocate from at most ``arenas`` glibc heaps from now on
     (MALLOC_ARENA_MAX without restarting the process); True where that was set. Elsewhere (macOS,
     Windows, musl) nothing changes."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
+    # The symbols the process has loaded already, the C library's among them: finding the library
+    # by name (ctypes.util.find_library) runs ldconfig, 5 ms of every start-up.
     try:
-        return bool(ctypes.CDLL(name).mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):  # a C library that does not load, or one without mallopt
+        return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas))
+    except (OSError, TypeError, AttributeError):  # no such handle (Windows), or a C library without mallopt
         return False
 
 

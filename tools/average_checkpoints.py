@@ -3,12 +3,13 @@
     python tools/average_checkpoints.py A.pt B.pt [...] -o OUT.pt
 
 Runs of the same recipe with other seeds end up in different places of the same basin when they
-start from the same weights, and their average is often better than either (a "model soup").
-The shipped segmenter is the average of two seeds of its last stage (README: Training the
-shipped models; tools/train_shipped.sh). Every floating-point tensor is averaged, batch-norm
-running statistics included; integer tensors (batch-norm's counters) are the first file's. The
-files must hold the same network (the same config and layer names); OUT keeps the first file's
-other fields and lists the files it was averaged from under ``averaged_from``.
+start from the same weights, and their average is sometimes better than either (a "model soup").
+The average of two seeds of the segmenter's last stage was tried and not shipped (README:
+Training the shipped models: it reported a wrong beat of the real image). Every floating-point
+tensor is averaged, batch-norm running statistics included; integer tensors (batch-norm's
+counters) are the first file's. The files must hold the same network (the same config and layer
+names); OUT keeps the first file's other fields and lists the files it was averaged from under
+``averaged_from``.
 """
 from __future__ import annotations
 
