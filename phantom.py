@@ -38,6 +38,7 @@ import numpy as np
 from scipy import ndimage
 
 from mmode.annotations import BORDER_COLUMNS, borders_path, cavity_mask
+from mmode.cli import in_range
 
 log = logging.getLogger(__name__)
 
@@ -789,24 +790,17 @@ def main(argv=None) -> int:
     parser.add_argument("--no-bad", action="store_true", help="no bad-acquisition segments")
     parser.add_argument("--family", choices=FAMILIES,
                         help=f"rendering family (default: drawn from {', '.join(TRAINING_FAMILIES)})")
-    parser.add_argument("--systolic-tip", default="0", metavar="0-1|drawn",
+    fraction = in_range(float, 0.0, 1.0)
+    parser.add_argument("--systolic-tip", type=lambda text: None if text == "drawn" else fraction(text), default=0.0,
+                        metavar="0-1|drawn",
                         help="end-systolic turn, 0 rounded to 1 pointed, or 'drawn' 0-1 per recording (default 0)")
     args = parser.parse_args(argv)
-    if args.systolic_tip == "drawn":
-        tip = None
-    else:
-        try:
-            tip = float(args.systolic_tip)
-        except ValueError:
-            tip = -1.0
-        if not 0 <= tip <= 1:
-            parser.error(f"--systolic-tip {args.systolic_tip!r} is neither a number from 0 to 1 nor 'drawn'")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides = dict(n_frames=args.frames, mmode_index=args.mmode_index,
                      photometric="MONOCHROME2" if args.monochrome else "RGB", jpeg=args.jpeg,
                      jpeg_quality=args.jpeg_quality, implicit_vr=args.implicit_vr,
                      heart_rate_bpm=args.heart_rate, lvid_d_mm=args.lvid_d, lvid_s_mm=args.lvid_s,
-                     family=args.family, systolic_tip=tip)
+                     family=args.family, systolic_tip=args.systolic_tip)
     if args.no_bad:
         overrides["bad_segments"] = ()
     paths = make_set(args.output, range(args.seed, args.seed + args.count), **overrides)
