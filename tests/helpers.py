@@ -1,6 +1,19 @@
 """Small helpers shared by the tests."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pydicom
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+
+
+def load_tool(name: str):
+    """tools/NAME.py as a module (tools is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def rewrite_dicom(source, target, change):

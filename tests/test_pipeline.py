@@ -1,22 +1,17 @@
 """The whole pipeline with the shipped weights on phantoms never used in training."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import phantom
 from heart_segmentation.predict import load_checkpoint as load_seg
+from helpers import load_tool
 from mmode.analysis import Settings, analyse
 from mmode.recording import load_recording
 from mmode.results import all_rows
 from pipeline.models import Models
 from quality_classification.predict import load_checkpoint as load_quality
 
-_spec = importlib.util.spec_from_file_location(
-    "evaluate_pipeline", Path(__file__).resolve().parent.parent / "tools" / "evaluate_pipeline.py")
-evaluate_pipeline = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(evaluate_pipeline)
+evaluate_pipeline = load_tool("evaluate_pipeline")
 
 # Seeds 7000+ are neither training (1000-1139) nor the networks' test seeds (5000-5111). The
 # held-out family was never trained on: its figures are the ones that count.

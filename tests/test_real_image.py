@@ -1,17 +1,12 @@
 """The shipped networks on a real recording traced by an expert (tests/data/real; never trained on)."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from heart_segmentation import SHIPPED_CHECKPOINT
+from helpers import load_tool
 from pipeline.models import load_models
 
-_spec = importlib.util.spec_from_file_location(
-    "evaluate_real_image", Path(__file__).resolve().parent.parent / "tools" / "evaluate_real_image.py")
-evaluate_real_image = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(evaluate_real_image)
+evaluate_real_image = load_tool("evaluate_real_image")
 
 
 @pytest.fixture(scope="module")

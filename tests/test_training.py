@@ -11,6 +11,7 @@ from PIL import Image
 import heart_segmentation.predict as predict
 import phantom
 from heart_segmentation import QuickNat, QuickNatConfig
+from helpers import load_tool
 from mmode.analysis import gate_beats
 from mmode.annotations import label_mask
 from mmode.beats import Beat
@@ -479,12 +480,7 @@ def test_the_readme_has_training_commands_to_check():
 def test_averaged_checkpoints_hold_the_mean_of_their_weights(tmp_path, capsys):
     """tools/average_checkpoints.py: float tensors averaged (batch-norm statistics too), counters kept,
     the sources named; another network or another config is a one-line error."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "average_checkpoints", Path(__file__).resolve().parent.parent / "tools" / "average_checkpoints.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("average_checkpoints")
     cfg = QuickNatConfig(num_class=4, num_filters=4, input_px=32)
     paths = []
     for k in range(2):
