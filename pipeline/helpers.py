@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from networks.threads import share_malloc_arenas
+from networks.threads import configure_malloc
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Helpers:
     """``workers`` forked helper processes, or none where forking is unsafe (see the module docstring)."""
 
     def __init__(self, workers: int):
-        share_malloc_arenas()  # before the pool's threads take heaps of their own (networks.threads)
+        configure_malloc()  # before the pool's threads take heaps of their own (networks.threads)
         self._pool = None
         self._started = False
         if workers > 0 and sys.platform.startswith("linux"):

@@ -52,9 +52,9 @@ def load_models(seg_path: Path, quality_path: Path, device: str = "cpu", threads
     except (RuntimeError, ValueError) as exc:
         raise EchoInputError(None, f"--device {device} is not usable here ({str(exc).splitlines()[0]})") from None
     if device == "cpu":
-        from networks.threads import available_cores, share_malloc_arenas
+        from networks.threads import available_cores, configure_malloc
 
-        share_malloc_arenas()
+        configure_malloc()
         threads = threads or available_cores()
         torch.set_num_threads(1)
     else:  # the accelerator runs the windows; one thread feeds it
