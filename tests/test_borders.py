@@ -1,4 +1,6 @@
 """Borders traced from class probabilities: the runs of one cavity and two walls per column."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -6,7 +8,8 @@ import phantom
 from helpers import log_probs
 from mmode.annotations import ANTERIOR_WALL, CAVITY, POSTERIOR_WALL, label_mask
 from mmode.beats import lvid_mm
-from mmode.borders import EDGE_TISSUE_PX, best_runs, diameters_mm, remove_spikes, snap_borders, trace_borders
+from mmode.borders import (EDGE_TISSUE_PX, FOUR_CLASS_RUNS, MAX_STEP_PX, best_runs, continuous_path, diameters_mm,
+                           posterior_endocardium, remove_spikes, snap_borders, trace_borders)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +82,56 @@ def test_best_runs_is_the_exact_optimum():
 
     best = max(((a, b, c) for a in range(8) for b in range(a, 8) for c in range(b, 8)), key=score)
     assert score(tuple(found)) == pytest.approx(score(best), abs=1e-5)
+
+
+@pytest.mark.parametrize("max_step", [1, 2])
+def test_continuous_path_is_the_best_path_within_reach(max_step):
+    """Against brute force over every path of a short image."""
+    rng = np.random.default_rng(max_step)
+    score = rng.standard_normal((6, 7)).astype(np.float32)
+    path = continuous_path(score, max_step)
+    assert np.abs(np.diff(path)).max() <= max_step
+    within_reach = (p for p in itertools.product(range(7), repeat=6) if np.abs(np.diff(p)).max() <= max_step)
+    best = max(score[np.arange(6), list(p)].sum() for p in within_reach)
+    assert score[np.arange(6), path].sum() == pytest.approx(best, abs=1e-5)
+
+
+def _wall_probabilities(endocardium, unsure=()):
+    """Four-class log-probabilities (4, 616, width) of a window whose posterior endocardium lies at
+    ``endocardium`` (width,); in the columns ``unsure`` the network calls rows 80-180 below it
+    cavity at 0.7 and the 30 rows above those wall at 0.8 (a dark posterior wall, as in the real
+    annotated_borders.png)."""
+    rows, width = 616, endocardium.size
+    r = np.arange(rows)[:, None]
+    cls = np.select([r < 100, r < 200, r < endocardium, r < endocardium + 250], [0, 1, 2, 3], 0)
+    prob = np.where(np.arange(4)[:, None, None] == cls, 0.97, 0.01)
+    for t in unsure:
+        upper = (r[:, 0] >= endocardium[t]) & (r[:, 0] < endocardium[t] + 30)
+        band = (r[:, 0] >= endocardium[t] + 30) & (r[:, 0] < endocardium[t] + 130)
+        prob[2, upper, t], prob[3, upper, t] = 0.2, 0.78
+        prob[2, band, t], prob[3, band, t] = 0.7, 0.28
+    return np.log(prob / prob.sum(axis=0)).astype(np.float32)
+
+
+def test_posterior_endocardium_follows_the_fastest_wall_exactly():
+    """A wall moving MAX_STEP_PX rows per column (faster than any phantom's) is traced where each
+    column alone puts it."""
+    endocardium = np.rint(400 + 60 * np.sin(np.arange(256) / (60 / MAX_STEP_PX))).astype(int)
+    log_prob = _wall_probabilities(endocardium)
+    columnwise = best_runs(log_prob, FOUR_CLASS_RUNS).astype(float)
+    assert np.array_equal(columnwise[2], endocardium)
+    assert np.array_equal(posterior_endocardium(log_prob, columnwise), endocardium)
+
+
+def test_posterior_endocardium_does_not_jump_into_an_unsure_wall():
+    """Column by column the border drops 130 rows into the wall where the network is unsure, and back
+    (as it did on the real image); as one path it cannot get there and back within 30 columns, and
+    going part of the way does not pay: it stays on the wall."""
+    endocardium = np.full(256, 400)
+    log_prob = _wall_probabilities(endocardium, unsure=range(100, 130))
+    columnwise = best_runs(log_prob, FOUR_CLASS_RUNS).astype(float)
+    assert (columnwise[2, 100:130] == 530).all() and (np.delete(columnwise[2], range(100, 130)) == 400).all()
+    assert np.array_equal(posterior_endocardium(log_prob, columnwise), endocardium)
 
 
 @pytest.mark.parametrize("family", [f for f in phantom.FAMILIES if f != phantom.LAB_FAMILY])
