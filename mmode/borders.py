@@ -120,6 +120,7 @@ def posterior_endocardium(log_prob: np.ndarray, borders: np.ndarray) -> np.ndarr
     best_runs found no cavity keep none.
     """
     rows = log_prob.shape[1]
+    cavity = borders[2] > borders[1]
     top, bottom = int(borders[1].min()) + 1, int(borders[3].max())  # the rows any column allows
     if bottom < top:
         return borders[2]
@@ -131,10 +132,10 @@ def posterior_endocardium(log_prob: np.ndarray, borders: np.ndarray) -> np.ndarr
     # Outside its column's range a row costs as much as 300 rows certainly wrong: it is taken only where
     # the range moves faster than the path may. A column without cavity says nothing about the path.
     score[(boundary <= borders[1][:, None]) | (boundary > borders[3][:, None])] = OUTSIDE_RANGE
-    score[~(borders[2] > borders[1])] = 0.0
+    score[~cavity] = 0.0
     path = top + continuous_path(score, max(1, int(round(MAX_STEP_PX * rows / VEVO_ROWS))))
     path = np.clip(path, borders[1] + 1, np.maximum(borders[3], borders[1] + 1))
-    return np.where(borders[2] > borders[1], path, borders[2])  # a column without cavity stays without
+    return np.where(cavity, path, borders[2])  # a column without cavity stays without
 
 
 def continuous_path(score: np.ndarray, max_step: int) -> np.ndarray:

@@ -98,8 +98,8 @@ def test_continuous_path_is_the_best_path_within_reach(max_step):
 
 def _wall_probabilities(endocardium, unsure=()):
     """Four-class log-probabilities (4, 616, width) of a window whose posterior endocardium lies at
-    ``endocardium`` (width,); in the columns ``unsure`` the network calls rows 80-180 below it
-    cavity at 0.7 and the 30 rows above those wall at 0.8 (a dark posterior wall, as in the real
+    ``endocardium`` (width,); in the columns ``unsure`` the network calls the 30 rows under it wall at
+    0.78 and the 100 rows below those cavity at 0.7 (a dark posterior wall, as in the real
     annotated_borders.png)."""
     rows, width = 616, endocardium.size
     r = np.arange(rows)[:, None]
